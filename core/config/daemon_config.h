@@ -1,0 +1,36 @@
+// The daemon's configuration: /etc/tails-server/config.yaml.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+struct DaemonConfig {
+  std::vector<std::filesystem::path> plugin_dirs{"/usr/lib/tails-server/plugins"};
+  // System root the plugins write under. "/" except in tests.
+  std::filesystem::path root = "/";
+  std::filesystem::path state_dir = "/var/lib/tails-server";
+  std::string tor_control = "unix:/run/tor/control";
+  std::filesystem::path tor_cookie = "/run/tor/control.authcookie";
+  std::filesystem::path persistence_root = "/live/persistence/TailsData_unlocked";
+  std::string firewall_backend = "iptables";
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr const char* default_config_file = "/etc/tails-server/config.yaml";
+// Colon-separated extra plugin directories, for development.
+inline constexpr const char* plugin_path_variable = "TAILS_SERVER_PLUGIN_PATH";
+
+// Reads `file` (a missing file gives the defaults), then appends the
+// directories of TAILS_SERVER_PLUGIN_PATH. Throws ConfigError naming the file,
+// the line and the key for malformed YAML, unknown keys or wrong types.
+DaemonConfig load_daemon_config(const std::filesystem::path& file);
+
+}  // namespace tails_server::core

@@ -1,0 +1,110 @@
+// The services the daemon manages: loaded plugins, their options and state.
+#pragma once
+
+#include "config/daemon_config.h"
+#include "plugins/plugin_loader.h"
+#include "state/state_store.h"
+
+#include <tails_server/host.h>
+#include <tails_server/service.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+// Why a service call failed. The daemon maps each code to a D-Bus error name
+// and the CLI to an exit code.
+enum class ErrorCode {
+  NoSuchService,  // org.boum.tails.Server.Error.NoSuchService
+  NoSuchOption,   // ...NoSuchOption
+  InvalidValue,   // ...InvalidValue (an OptionError)
+  StateError,     // ...StateError (the state file is unreadable)
+  Failed,         // ...Failed (a plugin or host operation failed)
+};
+
+class ServiceError : public std::runtime_error {
+ public:
+  ServiceError(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// One option as the front ends show it.
+struct OptionView {
+  std::string name;
+  std::string type;         // TailsServiceOption::type_name()
+  std::string value;        // "********" for secrets unless revealed
+  std::string description;
+  std::string accepted;
+  bool secret = false;
+  bool read_only = false;
+  bool is_default = true;   // not set by the user
+};
+
+struct ServiceStatus {
+  bool installed = false;   // every package is installed (dpkg)
+  bool running = false;     // the unit is active and the local port listens
+  bool published = false;   // the onion descriptor was uploaded
+  std::string address;      // "<56>.onion" or empty
+};
+
+struct ServiceInfo {
+  std::string name;
+  std::string name_in_gui;
+  std::string description;
+  std::string client_application;
+  std::string client_application_in_gui;
+  std::string documentation;
+  std::string icon_name;
+  std::string systemd_service;
+  std::vector<std::string> packages;
+  std::vector<std::string> persistent_paths;
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;  // the virtual port at the onion address
+  std::vector<ServiceCommand> commands;
+  std::string state_error;  // set when the state file was unreadable
+};
+
+class ServiceManager {
+ public:
+  // Loads the plugins from config.plugin_dirs and every service's state from
+  // config.state_dir. Plugins that fail are recorded, never fatal.
+  ServiceManager(const DaemonConfig& config, Host& host);
+  ~ServiceManager();
+
+  const std::vector<PluginRecord>& plugins() const;
+  // Names of the loaded services, in load order.
+  std::vector<std::string> service_names() const;
+
+  // Each throws ServiceError.
+  ServiceInfo info(const std::string& service) const;
+  ServiceStatus status(const std::string& service) const;
+  // Every option, standard ones first; secrets masked unless `reveal`.
+  std::vector<OptionView> options(const std::string& service, bool reveal = false) const;
+  // The option's value, unmasked (read-only ones computed now).
+  std::string get_option(const std::string& service, const std::string& option) const;
+  // Validates, stores durably and returns the canonical value. Refuses a
+  // local port that another service's local port already has.
+  std::string set_option(const std::string& service, const std::string& option,
+                         const std::string& value);
+  // Back to the default (secrets: a newly generated value). Returns it.
+  std::string reset_option(const std::string& service, const std::string& option);
+  // Writes the service's configuration through the plugin.
+  void configure(const std::string& service);
+  ConnectionInfo connection_info(const std::string& service) const;
+  // Runs one of the plugin's commands; returns its message.
+  std::string run_command(const std::string& service, const std::string& command,
+                          const std::vector<std::string>& arguments, const std::string& secret);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tails_server::core

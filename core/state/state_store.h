@@ -1,0 +1,60 @@
+// Durable per-service state: cereal archives with class versions, written
+// atomically and readable only by root.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+struct ServiceState {
+  // Canonical values of the options that were set or generated. Options not
+  // here have their default.
+  std::map<std::string, std::string> options;
+  // Packages this daemon installed for the service (removed on uninstall).
+  std::vector<std::string> packages_installed_by_us;
+  bool enabled = false;
+
+  bool operator==(const ServiceState&) const = default;
+};
+
+// A state file could not be read: corrupt, or written by a newer version.
+// The file was moved aside; what() names both paths and the reason.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateStore {
+ public:
+  // Files live in `directory` (created 0700 if missing), one per service.
+  explicit StateStore(std::filesystem::path directory);
+
+  // The state of `service`, or nullopt if it has none yet. If the file is
+  // corrupt or of an unknown version it is renamed to
+  // "<file>.unreadable-<UTC time>" and StateError is thrown.
+  std::optional<ServiceState> load(const std::string& service) const;
+  // Writes atomically (temp file 0600, fsync, rename, fsync the directory).
+  // Throws std::system_error.
+  void save(const std::string& service, const ServiceState& state) const;
+  void remove(const std::string& service) const;
+
+  std::filesystem::path file(const std::string& service) const;
+  const std::filesystem::path& directory() const { return directory_; }
+
+ private:
+  std::filesystem::path directory_;
+};
+
+// Writes `content` to `file` atomically with `mode`: a temporary file in the
+// same directory, fchmod, fsync, rename, fsync of the directory. Throws
+// std::system_error naming the file.
+void write_file_atomically(const std::filesystem::path& file, std::string_view content, unsigned mode,
+                           int owner_uid = -1, int owner_gid = -1);
+
+}  // namespace tails_server::core

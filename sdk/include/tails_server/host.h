@@ -1,0 +1,85 @@
+// The Host interface: what the core lends a plugin to do privileged work.
+//
+// Plugins never touch the system directly. They write files, run programs
+// and ask for secrets through this interface, so the core can root paths in a
+// test directory, apply owners and modes, and keep secrets out of logs.
+#pragma once
+
+#include <tails_server/version.h>
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace tails_server {
+
+// A host operation failed (a file could not be written, a program could not
+// be started, a user does not exist). what() says which and why.
+class TAILS_SERVER_EXPORT HostError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Owner, group and mode of a file or directory the host writes.
+struct FileSpec {
+  std::string owner = "root";
+  std::string group = "root";
+  mode_t mode = 0644;
+};
+
+struct RunOptions {
+  // Written to the program's standard input, then closed. Use this, never
+  // argv, for passwords.
+  std::string input;
+  // Run as this user (and its primary group) instead of root, if not empty.
+  std::string user;
+  // Extra environment entries "NAME=value"; the rest is a minimal default.
+  std::vector<std::string> environment;
+  // Killed (SIGKILL) after this long; run() then throws HostError.
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+};
+
+struct RunResult {
+  int exit_code = -1;  // the exit status, or 128 + signal number
+  std::string output;  // standard output and standard error, interleaved
+};
+
+enum class LogLevel { Debug, Info, Warning, Error };
+
+class TAILS_SERVER_EXPORT Host {
+ public:
+  virtual ~Host() = default;
+
+  // Where the system path `absolute` (e.g. "/etc/mumble-server.ini") lies on
+  // this host: the path itself in production, or the same path under the
+  // configured root directory in tests.
+  virtual std::filesystem::path path(std::string_view absolute) const = 0;
+
+  // Replaces `file` atomically: writes a temporary file beside it, applies
+  // owner, group and mode, fsyncs it and renames it into place. The parent
+  // directory must exist. Throws HostError; the old file is then unchanged.
+  virtual void write_file(const std::filesystem::path& file, std::string_view content,
+                          const FileSpec& spec) = 0;
+
+  // Creates `directory` and missing parents (parents root:root 0755), then
+  // applies `spec` to `directory`. Throws HostError.
+  virtual void make_directory(const std::filesystem::path& directory, const FileSpec& spec) = 0;
+
+  // Runs argv[0] (found in PATH) with the given arguments, without a shell,
+  // and waits for it. Throws HostError if it cannot be started or times out;
+  // a non-zero exit status is returned, not thrown.
+  virtual RunResult run(const std::vector<std::string>& argv, const RunOptions& options) = 0;
+
+  // A password of `length` characters drawn from the kernel's CSPRNG, in an
+  // alphabet without look-alike characters (no 0/O, 1/l/I).
+  virtual std::string random_password(std::size_t length) = 0;
+
+  // Logs a message under the plugin's name. Never pass secrets.
+  virtual void log(LogLevel level, std::string_view message) = 0;
+};
+
+}  // namespace tails_server

@@ -1,0 +1,133 @@
+// TailsService: the base class every service plugin subclasses.
+//
+// A service is mostly data. The constructor fills in the attributes below and
+// the service's own options; the virtual methods have defaults that do the
+// generic work, so a plugin overrides one only when its service is special.
+#pragma once
+
+#include <tails_server/host.h>
+#include <tails_server/option.h>
+#include <tails_server/version.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tails_server {
+
+// What the core knows of one service when it calls the plugin.
+class TAILS_SERVER_EXPORT ServiceContext {
+ public:
+  virtual ~ServiceContext() = default;
+
+  virtual Host& host() const = 0;
+  // The canonical value of option `name` (standard or the plugin's own).
+  // Throws OptionError if there is no such option.
+  virtual std::string option(std::string_view name) const = 0;
+  bool option_bool(std::string_view name) const { return option(name) == "true"; }
+  std::int64_t option_int(std::string_view name) const { return std::stoll(option(name)); }
+
+  // "<56 characters>.onion", or empty while the service has no onion key.
+  virtual std::string onion_address() const = 0;
+  // The address the service must listen on: "127.0.0.1" unless allow-lan.
+  virtual std::string listen_address() const = 0;
+  // A directory only root can read (0700), kept with the service's state.
+  virtual std::filesystem::path state_directory() const = 0;
+
+  // Lifecycle work the core does for the default methods below.
+  virtual void install_packages(const std::vector<std::string>& packages) = 0;
+  virtual void start_unit(const std::string& unit) = 0;
+  virtual void stop_unit(const std::string& unit) = 0;
+};
+
+// One port of the onion service: clients connect to `virtual_port` at the
+// onion address, and Tor forwards to `target_port` on loopback.
+struct OnionPort {
+  std::uint16_t virtual_port;
+  std::uint16_t target_port;
+};
+
+// What a client needs to connect, as ordered (label, value) pairs, plus a
+// short text on how to connect with the client application.
+struct ConnectionInfo {
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string instructions;
+};
+
+// An action a service offers besides its options, e.g. Prosody's
+// "add-account NAME". If `reads_secret`, the front end reads a secret (a
+// password) from the user, never from the command line, and passes it along.
+struct ServiceCommand {
+  std::string name;
+  std::string description;
+  std::vector<std::string> arguments;  // names of the positional arguments
+  bool reads_secret = false;
+};
+
+class TAILS_SERVER_EXPORT TailsService {
+ public:
+  TailsService() = default;
+  virtual ~TailsService() = default;
+  TailsService(const TailsService&) = delete;
+  TailsService& operator=(const TailsService&) = delete;
+
+  // Required attributes.
+  std::string name;                // identifier: [a-z][a-z0-9-]*, e.g. "mumble"
+  std::string description;         // one sentence
+  std::string client_application;  // what clients run, e.g. "Mumble"
+  std::string documentation;       // URL or path of the user documentation
+  std::vector<std::string> packages;
+  std::string systemd_service;     // unit name, e.g. "nginx.service"
+  std::uint16_t default_target_port = 0;
+  std::string icon_name;           // freedesktop icon name
+
+  // Optional attributes.
+  std::vector<std::string> persistent_paths;
+  std::vector<OptionPtr> options;  // the service's own; the core adds the standard ones
+  std::string name_in_gui;                 // defaults to name
+  std::string client_application_in_gui;  // defaults to client_application
+  std::uint16_t default_virtual_port = 0;  // defaults to default_target_port
+  std::vector<ServiceCommand> commands;
+
+  // Installs the service's packages.
+  virtual void install(ServiceContext& context) { context.install_packages(packages); }
+  // Writes the service's configuration from its options. Default: nothing.
+  virtual void configure(ServiceContext&) {}
+  virtual void start(ServiceContext& context) { context.start_unit(systemd_service); }
+  virtual void stop(ServiceContext& context) { context.stop_unit(systemd_service); }
+
+  // The ports published on the onion service. Default: virtual-port to
+  // local-port.
+  virtual std::vector<OnionPort> onion_ports(const ServiceContext& context) const {
+    return {{static_cast<std::uint16_t>(context.option_int("virtual-port")),
+             static_cast<std::uint16_t>(context.option_int("local-port"))}};
+  }
+
+  // Default: the onion address and port, and every secret option.
+  virtual ConnectionInfo connection_info(const ServiceContext& context) const {
+    ConnectionInfo info;
+    std::string address = context.onion_address();
+    info.fields.emplace_back("address", address.empty() ? "(no onion address yet)" : address);
+    info.fields.emplace_back("port", context.option("virtual-port"));
+    for (const auto& option : options)
+      if (option->is_secret()) info.fields.emplace_back(option->name(), context.option(option->name()));
+    info.instructions = "Connect with " + client_application + " through Tor.";
+    return info;
+  }
+  // Runs one of `commands`. The core has checked the command name and the
+  // number of arguments. Returns a message for the user; throws on failure.
+  virtual std::string run_command(ServiceContext&, const std::string& command,
+                                  const std::vector<std::string>& /*arguments*/,
+                                  const std::string& /*secret*/) {
+    throw HostError("service '" + name + "' has no command '" + command + "'");
+  }
+
+  // The same for the GUI, which may word it for people. Default: as above.
+  virtual ConnectionInfo connection_info_in_gui(const ServiceContext& context) const {
+    return connection_info(context);
+  }
+};
+
+}  // namespace tails_server
