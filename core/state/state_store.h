@@ -51,10 +51,4 @@ class StateStore {
   std::filesystem::path directory_;
 };
 
-// Writes `content` to `file` atomically with `mode`: a temporary file in the
-// same directory, fchmod, fsync, rename, fsync of the directory. Throws
-// std::system_error naming the file.
-void write_file_atomically(const std::filesystem::path& file, std::string_view content, unsigned mode,
-                           int owner_uid = -1, int owner_gid = -1);
-
 }  // namespace tails_server::core

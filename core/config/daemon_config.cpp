@@ -1,0 +1,85 @@
+#include "config/daemon_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+namespace tails_server::core {
+
+namespace {
+
+std::string where(const std::filesystem::path& file, const YAML::Node& node) {
+  const auto& mark = node.Mark();
+  if (mark.is_null()) return file.string();
+  return file.string() + ":" + std::to_string(mark.line + 1);
+}
+
+std::string scalar(const std::filesystem::path& file, const std::string& key, const YAML::Node& node) {
+  if (!node.IsScalar())
+    throw ConfigError(where(file, node) + ": '" + key + "' must be a single value");
+  return node.as<std::string>();
+}
+
+std::filesystem::path absolute_path(const std::filesystem::path& file, const std::string& key,
+                                    const YAML::Node& node) {
+  std::filesystem::path p = scalar(file, key, node);
+  if (!p.is_absolute())
+    throw ConfigError(where(file, node) + ": '" + key + "' must be an absolute path, got '" + p.string() + "'");
+  return p;
+}
+
+}  // namespace
+
+DaemonConfig load_daemon_config(const std::filesystem::path& file) {
+  DaemonConfig config;
+  std::error_code error;
+  if (std::filesystem::exists(file, error)) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(file.string());
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(file.string() + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+    if (!root.IsNull() && !root.IsMap())
+      throw ConfigError(file.string() + ": expected a mapping of settings");
+    for (const auto& item : root) {
+      std::string key = item.first.as<std::string>();
+      const YAML::Node& value = item.second;
+      if (key == "plugin_dirs") {
+        if (!value.IsSequence()) throw ConfigError(where(file, value) + ": 'plugin_dirs' must be a list of paths");
+        config.plugin_dirs.clear();
+        for (const auto& dir : value) config.plugin_dirs.push_back(absolute_path(file, key, dir));
+      } else if (key == "root") {
+        config.root = absolute_path(file, key, value);
+      } else if (key == "state_dir") {
+        config.state_dir = absolute_path(file, key, value);
+      } else if (key == "tor_control") {
+        config.tor_control = scalar(file, key, value);
+      } else if (key == "tor_cookie") {
+        config.tor_cookie = absolute_path(file, key, value);
+      } else if (key == "persistence_root") {
+        config.persistence_root = absolute_path(file, key, value);
+      } else if (key == "firewall_backend") {
+        config.firewall_backend = scalar(file, key, value);
+        if (config.firewall_backend != "iptables" && config.firewall_backend != "nftables")
+          throw ConfigError(where(file, value) + ": 'firewall_backend' must be iptables or nftables, got '" +
+                            config.firewall_backend + "'");
+      } else {
+        throw ConfigError(where(file, item.first) + ": unknown setting '" + key +
+                          "'; known: plugin_dirs, root, state_dir, tor_control, tor_cookie, "
+                          "persistence_root, firewall_backend");
+      }
+    }
+  }
+  if (const char* extra = std::getenv(plugin_path_variable); extra && *extra) {
+    std::stringstream dirs(extra);
+    std::string dir;
+    while (std::getline(dirs, dir, ':'))
+      if (!dir.empty()) config.plugin_dirs.emplace_back(dir);
+  }
+  return config;
+}
+
+}  // namespace tails_server::core

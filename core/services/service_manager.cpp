@@ -1,0 +1,407 @@
+#include "services/service_manager.h"
+
+#include "services/system_probe.h"
+
+#include <tails_server/standard_options.h>
+
+#include <algorithm>
+
+namespace tails_server::core {
+
+namespace {
+
+constexpr const char* masked = "********";
+
+// Forwards to the daemon's host, naming the plugin in every log line.
+class PluginHost : public Host {
+ public:
+  PluginHost(Host& host, std::string plugin) : host_(host), prefix_(std::move(plugin) + ": ") {}
+  std::filesystem::path path(std::string_view absolute) const override { return host_.path(absolute); }
+  void write_file(const std::filesystem::path& file, std::string_view content, const FileSpec& spec) override {
+    host_.write_file(file, content, spec);
+  }
+  void make_directory(const std::filesystem::path& directory, const FileSpec& spec) override {
+    host_.make_directory(directory, spec);
+  }
+  RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override {
+    return host_.run(argv, options);
+  }
+  std::string random_password(std::size_t length) override { return host_.random_password(length); }
+  void log(LogLevel level, std::string_view message) override {
+    host_.log(level, prefix_ + std::string(message));
+  }
+
+ private:
+  Host& host_;
+  std::string prefix_;
+};
+
+std::vector<OptionPtr> standard_options(const TailsService& service) {
+  namespace so = standard_option;
+  std::uint16_t virtual_port = service.default_virtual_port ? service.default_virtual_port
+                                                            : service.default_target_port;
+  return {
+      std::make_shared<PortOption>(so::virtual_port, "Port clients connect to at the onion address",
+                                   virtual_port, false),
+      std::make_shared<PortOption>(so::local_port, "Port the service listens on, on this computer",
+                                   service.default_target_port, true),
+      std::make_shared<BoolOption>(so::persistence,
+                                   "Keep the service's data, settings and onion address in the Persistent Storage",
+                                   false),
+      std::make_shared<BoolOption>(so::autostart, "Start the service when Tails starts", false),
+      std::make_shared<BoolOption>(so::allow_localhost, "Let programs on this computer connect to the service",
+                                   false),
+      std::make_shared<BoolOption>(so::allow_lan,
+                                   "Let computers on the local network connect (bypasses Tor)", false),
+      std::make_shared<BoolOption>(so::client_authorization,
+                                   "Only clients with a key you give them can reach the onion address", true),
+  };
+}
+
+}  // namespace
+
+struct ServiceManager::Impl {
+  struct Entry;
+
+  class Context : public ServiceContext {
+   public:
+    Context(Impl& impl, Entry& entry, Host& host) : impl_(impl), entry_(entry), host_(host, entry.service->name) {}
+    Host& host() const override { return host_; }
+    std::string option(std::string_view name) const override { return impl_.value(entry_, name); }
+    std::string onion_address() const override { return {}; }
+    std::string listen_address() const override { return "127.0.0.1"; }
+    std::filesystem::path state_directory() const override {
+      auto dir = impl_.store.directory() / entry_.service->name;
+      host_.make_directory(dir, FileSpec{"root", "root", 0700});
+      return dir;
+    }
+    void install_packages(const std::vector<std::string>&) override {
+      throw HostError("installing packages is not available in this version of tails-serverd");
+    }
+    void start_unit(const std::string&) override {
+      throw HostError("starting units is not available in this version of tails-serverd");
+    }
+    void stop_unit(const std::string&) override {
+      throw HostError("stopping units is not available in this version of tails-serverd");
+    }
+
+   private:
+    Impl& impl_;
+    Entry& entry_;
+    mutable PluginHost host_;
+  };
+
+  struct Entry {
+    std::shared_ptr<TailsService> service;
+    std::vector<OptionPtr> options;  // standard ones first
+    ServiceState state;
+    std::string state_error;
+    std::unique_ptr<Context> context;
+  };
+
+  Impl(const DaemonConfig& config_, Host& host_) : config(config_), host(host_), store(config_.state_dir) {}
+
+  DaemonConfig config;
+  Host& host;
+  StateStore store;
+  PluginLoader loader;
+  std::vector<std::unique_ptr<Entry>> entries;
+
+  Entry& find(const std::string& name) const {
+    for (const auto& entry : entries)
+      if (entry->service->name == name) return *entry;
+    std::vector<std::string> names;
+    for (const auto& entry : entries) names.push_back(entry->service->name);
+    throw ServiceError(ErrorCode::NoSuchService,
+                       "no service named '" + name + "'; available: " +
+                           (names.empty() ? std::string("none") : tails_server::detail::join(names, ", ")));
+  }
+
+  static const OptionPtr* find_option(const Entry& entry, std::string_view name) {
+    for (const auto& option : entry.options)
+      if (option->name() == name) return &option;
+    return nullptr;
+  }
+
+  static const TailsServiceOption& option(const Entry& entry, std::string_view name) {
+    if (auto found = find_option(entry, name)) return **found;
+    std::vector<std::string> names;
+    for (const auto& option : entry.options) names.push_back(option->name());
+    throw ServiceError(ErrorCode::NoSuchOption, "service '" + entry.service->name + "' has no option '" +
+                                                    std::string(name) + "'; its options: " +
+                                                    tails_server::detail::join(names, ", "));
+  }
+
+  // The option's current canonical value (computed ones computed now).
+  std::string value(const Entry& entry, std::string_view name) const {
+    const auto* found = find_option(entry, name);
+    if (!found) throw OptionError("service '" + entry.service->name + "' has no option '" + std::string(name) + "'");
+    const auto& option = **found;
+    if (option.is_read_only()) return option.compute(*entry.context);
+    auto stored = entry.state.options.find(option.name());
+    if (stored != entry.state.options.end()) return stored->second;
+    return option.default_value(host);
+  }
+
+  void save(Entry& entry) {
+    try {
+      store.save(entry.service->name, entry.state);
+    } catch (const std::exception& error) {
+      throw ServiceError(ErrorCode::Failed, std::string("cannot save the state: ") + error.what());
+    }
+  }
+
+  void check_port_clash(const Entry& entry, const TailsServiceOption& option, const std::string& port) const {
+    for (const auto& other : entries) {
+      for (const auto& candidate : other->options) {
+        auto* as_port = dynamic_cast<const PortOption*>(candidate.get());
+        if (!as_port || !as_port->is_local()) continue;
+        if (other.get() == &entry && candidate.get() == &option) continue;
+        if (value(*other, candidate->name()) == port)
+          throw ServiceError(ErrorCode::InvalidValue,
+                             "port " + port + " for option '" + option.name() + "' of '" + entry.service->name +
+                                 "' is already used by option '" + candidate->name() + "' of '" +
+                                 other->service->name + "'; choose another port from 1 to 65535");
+      }
+    }
+  }
+
+  // Stores generated secrets once, so they stay the same across restarts.
+  void generate_secrets(Entry& entry) {
+    bool changed = false;
+    for (const auto& option : entry.options) {
+      if (!option->is_secret() || entry.state.options.count(option->name())) continue;
+      entry.state.options[option->name()] = option->default_value(host);
+      changed = true;
+    }
+    if (changed) save(entry);
+  }
+
+  template <class F>
+  auto call_plugin(const Entry& entry, const std::string& what, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (const ServiceError&) {
+      throw;
+    } catch (const OptionError& error) {
+      throw ServiceError(ErrorCode::InvalidValue, error.what());
+    } catch (const std::exception& error) {
+      throw ServiceError(ErrorCode::Failed, what + " " + entry.service->name + " failed: " + error.what());
+    } catch (...) {
+      throw ServiceError(ErrorCode::Failed, what + " " + entry.service->name + " failed with an unknown error");
+    }
+  }
+};
+
+ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
+    : impl_(std::make_unique<Impl>(config, host)) {
+  for (const auto& record : impl_->loader.load(config.plugin_dirs)) {
+    if (record.state != PluginState::Loaded) {
+      host.log(LogLevel::Warning, "plugin " + record.file.string() + " refused (" +
+                                      std::string(to_string(record.state)) + "): " + record.message);
+      continue;
+    }
+    auto entry = std::make_unique<Impl::Entry>();
+    entry->service = record.service;
+    entry->options = standard_options(*record.service);
+    for (const auto& option : record.service->options) entry->options.push_back(option);
+    entry->context = std::make_unique<Impl::Context>(*impl_, *entry, host);
+    try {
+      if (auto state = impl_->store.load(record.service->name)) entry->state = std::move(*state);
+    } catch (const StateError& error) {
+      entry->state_error = error.what();
+      host.log(LogLevel::Error, error.what());
+    }
+    // Drop stored values the plugin no longer accepts, loudly.
+    for (auto it = entry->state.options.begin(); it != entry->state.options.end();) {
+      const auto* option = Impl::find_option(*entry, it->first);
+      std::string problem;
+      if (!option || (*option)->is_read_only()) {
+        problem = "is no longer an option";
+      } else {
+        try {
+          (*option)->parse(it->second);
+        } catch (const OptionError& error) {
+          problem = error.what();
+        }
+      }
+      if (problem.empty()) {
+        ++it;
+        continue;
+      }
+      host.log(LogLevel::Warning, record.service->name + ": stored option '" + it->first + "' " + problem +
+                                      "; using the default");
+      it = entry->state.options.erase(it);
+    }
+    try {
+      impl_->generate_secrets(*entry);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, record.service->name + ": " + error.what());
+    }
+    impl_->entries.push_back(std::move(entry));
+  }
+}
+
+ServiceManager::~ServiceManager() {
+  // Contexts and options hold plugin objects: release them, newest first,
+  // before the loader unloads the libraries.
+  while (!impl_->entries.empty()) impl_->entries.pop_back();
+}
+
+const std::vector<PluginRecord>& ServiceManager::plugins() const { return impl_->loader.records(); }
+
+std::vector<std::string> ServiceManager::service_names() const {
+  std::vector<std::string> names;
+  for (const auto& entry : impl_->entries) names.push_back(entry->service->name);
+  return names;
+}
+
+ServiceInfo ServiceManager::info(const std::string& service) const {
+  const auto& entry = impl_->find(service);
+  const auto& s = *entry.service;
+  ServiceInfo info;
+  info.name = s.name;
+  info.name_in_gui = s.name_in_gui.empty() ? s.name : s.name_in_gui;
+  info.description = s.description;
+  info.client_application = s.client_application;
+  info.client_application_in_gui =
+      s.client_application_in_gui.empty() ? s.client_application : s.client_application_in_gui;
+  info.documentation = s.documentation;
+  info.icon_name = s.icon_name;
+  info.systemd_service = s.systemd_service;
+  info.packages = s.packages;
+  info.persistent_paths = s.persistent_paths;
+  info.local_port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::local_port)));
+  info.remote_port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::virtual_port)));
+  info.commands = s.commands;
+  info.state_error = entry.state_error;
+  return info;
+}
+
+ServiceStatus ServiceManager::status(const std::string& service) const {
+  const auto& entry = impl_->find(service);
+  ServiceStatus status;
+  status.installed = packages_installed(entry.service->packages);
+  auto port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::local_port)));
+  status.running = status.installed && port_listening(port) &&
+                   unit_active_state(entry.service->systemd_service) == "active";
+  return status;
+}
+
+std::vector<OptionView> ServiceManager::options(const std::string& service, bool reveal) const {
+  const auto& entry = impl_->find(service);
+  std::vector<OptionView> views;
+  for (const auto& option : entry.options) {
+    OptionView view;
+    view.name = option->name();
+    view.type = option->type_name();
+    view.description = option->description();
+    view.accepted = option->accepted();
+    view.secret = option->is_secret();
+    view.read_only = option->is_read_only();
+    view.is_default = !entry.state.options.count(option->name());
+    if (view.secret && !reveal) {
+      view.value = masked;
+    } else {
+      try {
+        view.value = impl_->call_plugin(entry, "reading option " + view.name + " of",
+                                        [&] { return impl_->value(entry, option->name()); });
+      } catch (const ServiceError& error) {
+        view.value = std::string("(unavailable: ") + error.what() + ")";
+      }
+    }
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+std::string ServiceManager::get_option(const std::string& service, const std::string& option) const {
+  const auto& entry = impl_->find(service);
+  Impl::option(entry, option);
+  return impl_->call_plugin(entry, "reading option " + option + " of", [&] { return impl_->value(entry, option); });
+}
+
+std::string ServiceManager::set_option(const std::string& service, const std::string& option,
+                                       const std::string& value) {
+  auto& entry = impl_->find(service);
+  const auto& opt = Impl::option(entry, option);
+  std::string canonical;
+  try {
+    canonical = opt.parse(value);
+  } catch (const OptionError& error) {
+    throw ServiceError(ErrorCode::InvalidValue, error.what());
+  }
+  if (auto* port = dynamic_cast<const PortOption*>(&opt); port && port->is_local())
+    impl_->check_port_clash(entry, opt, canonical);
+  auto previous = entry.state;
+  entry.state.options[opt.name()] = canonical;
+  try {
+    impl_->save(entry);
+  } catch (...) {
+    entry.state = std::move(previous);
+    throw;
+  }
+  return canonical;
+}
+
+std::string ServiceManager::reset_option(const std::string& service, const std::string& option) {
+  auto& entry = impl_->find(service);
+  const auto& opt = Impl::option(entry, option);
+  if (opt.is_read_only())
+    throw ServiceError(ErrorCode::InvalidValue, "option '" + option + "' is read-only and cannot be reset");
+  auto previous = entry.state;
+  entry.state.options.erase(opt.name());
+  if (opt.is_secret()) entry.state.options[opt.name()] = opt.default_value(impl_->host);
+  if (auto* port = dynamic_cast<const PortOption*>(&opt); port && port->is_local()) {
+    try {
+      impl_->check_port_clash(entry, opt, impl_->value(entry, opt.name()));
+    } catch (...) {
+      entry.state = std::move(previous);
+      throw;
+    }
+  }
+  try {
+    impl_->save(entry);
+  } catch (...) {
+    entry.state = std::move(previous);
+    throw;
+  }
+  return impl_->value(entry, opt.name());
+}
+
+void ServiceManager::configure(const std::string& service) {
+  auto& entry = impl_->find(service);
+  impl_->call_plugin(entry, "configuring", [&] { entry.service->configure(*entry.context); });
+}
+
+ConnectionInfo ServiceManager::connection_info(const std::string& service) const {
+  const auto& entry = impl_->find(service);
+  return impl_->call_plugin(entry, "getting the connection info of",
+                            [&] { return entry.service->connection_info(*entry.context); });
+}
+
+std::string ServiceManager::run_command(const std::string& service, const std::string& command,
+                                        const std::vector<std::string>& arguments, const std::string& secret) {
+  auto& entry = impl_->find(service);
+  const auto& commands = entry.service->commands;
+  auto found = std::find_if(commands.begin(), commands.end(), [&](const auto& c) { return c.name == command; });
+  if (found == commands.end()) {
+    std::vector<std::string> names;
+    for (const auto& c : commands) names.push_back(c.name);
+    throw ServiceError(ErrorCode::InvalidValue,
+                       "service '" + service + "' has no command '" + command + "'; its commands: " +
+                           (names.empty() ? std::string("none") : tails_server::detail::join(names, ", ")));
+  }
+  if (arguments.size() != found->arguments.size())
+    throw ServiceError(ErrorCode::InvalidValue,
+                       "command '" + command + "' of '" + service + "' takes " +
+                           std::to_string(found->arguments.size()) + " argument(s) (" +
+                           tails_server::detail::join(found->arguments, ", ") + "), got " +
+                           std::to_string(arguments.size()));
+  if (found->reads_secret && secret.empty())
+    throw ServiceError(ErrorCode::InvalidValue, "command '" + command + "' of '" + service + "' needs a secret");
+  return impl_->call_plugin(entry, "running " + command + " on",
+                            [&] { return entry.service->run_command(*entry.context, command, arguments, secret); });
+}
+
+}  // namespace tails_server::core

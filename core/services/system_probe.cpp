@@ -1,0 +1,94 @@
+#include "services/system_probe.h"
+
+#include <systemd/sd-bus.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace tails_server::core {
+
+namespace {
+
+struct DpkgCache {
+  std::filesystem::path file;
+  struct timespec mtime {};
+  std::set<std::string> installed;
+};
+
+std::set<std::string> read_installed(const std::filesystem::path& status_file) {
+  std::set<std::string> installed;
+  std::ifstream in(status_file);
+  std::string line, package;
+  while (std::getline(in, line)) {
+    if (line.rfind("Package: ", 0) == 0) {
+      package = line.substr(9);
+    } else if (line.rfind("Status: ", 0) == 0) {
+      if (line == "Status: install ok installed") installed.insert(package);
+    }
+  }
+  return installed;
+}
+
+}  // namespace
+
+bool packages_installed(const std::vector<std::string>& packages, const std::filesystem::path& status_file) {
+  static DpkgCache cache;
+  struct stat st {};
+  if (::stat(status_file.c_str(), &st) != 0) return false;
+  if (cache.file != status_file || st.st_mtim.tv_sec != cache.mtime.tv_sec ||
+      st.st_mtim.tv_nsec != cache.mtime.tv_nsec) {
+    cache.file = status_file;
+    cache.mtime = st.st_mtim;
+    cache.installed = read_installed(status_file);
+  }
+  for (const auto& package : packages)
+    if (!cache.installed.count(package)) return false;
+  return !packages.empty();
+}
+
+bool port_listening(std::uint16_t port) {
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      auto colon = local.rfind(':');
+      if (colon == std::string::npos || state != "0A") continue;  // 0A = LISTEN
+      if (std::stoul(local.substr(colon + 1), nullptr, 16) == port) return true;
+    }
+  }
+  return false;
+}
+
+std::string unit_active_state(const std::string& unit) {
+  sd_bus* bus = nullptr;
+  if (sd_bus_open_system(&bus) < 0) return "unknown";
+  std::string result = "unknown";
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  const char* path = nullptr;
+  if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                         "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
+                         unit.c_str()) >= 0 &&
+      sd_bus_message_read(reply, "o", &path) >= 0) {
+    char* state = nullptr;
+    sd_bus_error_free(&error);
+    if (sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit",
+                                   "ActiveState", &error, &state) >= 0) {
+      result = state;
+      free(state);
+    }
+  }
+  sd_bus_message_unref(reply);
+  sd_bus_error_free(&error);
+  sd_bus_flush_close_unref(bus);
+  return result;
+}
+
+}  // namespace tails_server::core

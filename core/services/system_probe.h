@@ -1,0 +1,25 @@
+// Facts about the running system that status reports: read fresh each time,
+// never cached beyond what the source itself proves unchanged.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+// Whether dpkg records every one of `packages` as "install ok installed".
+// Reads `status_file` again only when its modification time changed.
+bool packages_installed(const std::vector<std::string>& packages,
+                        const std::filesystem::path& status_file = "/var/lib/dpkg/status");
+
+// Whether a TCP socket listens on `port` (any address, IPv4 or IPv6), from
+// /proc/net/tcp and /proc/net/tcp6 of this network namespace.
+bool port_listening(std::uint16_t port);
+
+// The ActiveState of systemd unit `unit` ("active", "failed", ...), or
+// "unknown" when systemd cannot be asked (no system bus or no systemd).
+std::string unit_active_state(const std::string& unit);
+
+}  // namespace tails_server::core

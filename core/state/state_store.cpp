@@ -1,0 +1,94 @@
+#include "state/state_store.h"
+
+#include "host/atomic_file.h"
+
+#include <cereal/archives/json.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <system_error>
+
+namespace tails_server::core {
+
+namespace {
+constexpr std::uint32_t current_version = 1;
+}
+
+template <class Archive>
+void serialize(Archive& archive, ServiceState& state, const std::uint32_t version) {
+  if (version > current_version)
+    throw StateError("written by a newer Tails Server (state version " + std::to_string(version) +
+                     ", this one reads up to " + std::to_string(current_version) + ")");
+  archive(cereal::make_nvp("options", state.options),
+          cereal::make_nvp("packages_installed_by_us", state.packages_installed_by_us),
+          cereal::make_nvp("enabled", state.enabled));
+}
+
+}  // namespace tails_server::core
+
+CEREAL_CLASS_VERSION(tails_server::core::ServiceState, 1)
+
+namespace tails_server::core {
+
+StateStore::StateStore(std::filesystem::path directory) : directory_(std::move(directory)) {
+  std::filesystem::create_directories(directory_);
+  std::filesystem::permissions(directory_, std::filesystem::perms::owner_all);
+}
+
+std::filesystem::path StateStore::file(const std::string& service) const {
+  return directory_ / (service + ".state.json");
+}
+
+std::optional<ServiceState> StateStore::load(const std::string& service) const {
+  auto path = file(service);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::nullopt;
+    throw StateError("cannot read state file " + path.string() + ": " + std::strerror(errno));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string reason;
+  try {
+    std::istringstream stream(buffer.str());
+    ServiceState state;
+    cereal::JSONInputArchive archive(stream);
+    archive(cereal::make_nvp("service", state));
+    return state;
+  } catch (const std::exception& error) {
+    reason = error.what();
+  }
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  auto aside = path;
+  aside += std::string(".unreadable-") + stamp;
+  std::error_code ignored;
+  std::filesystem::rename(path, aside, ignored);
+  throw StateError("state file " + path.string() + " is unreadable (" + reason + "); it was kept as " +
+                   aside.string() + " and the service starts from its defaults");
+}
+
+void StateStore::save(const std::string& service, const ServiceState& state) const {
+  std::ostringstream stream;
+  {
+    cereal::JSONOutputArchive archive(stream);
+    archive(cereal::make_nvp("service", state));
+  }
+  stream << '\n';
+  write_file_atomically(file(service), stream.str(), 0600);
+}
+
+void StateStore::remove(const std::string& service) const {
+  std::error_code ignored;
+  std::filesystem::remove(file(service), ignored);
+}
+
+}  // namespace tails_server::core
