@@ -1,0 +1,162 @@
+// The Gobby collaborative editing service (infinoted, package infinoted).
+//
+// Facts this relies on are in shared/research/services.md section 3:
+// infinoted ships no unit, user or config; it does not drop privileges; its
+// --create-certificate also starts the server; the config is a GKeyFile that
+// keeps the password out of `ps`; a control character in the password breaks
+// every login (SASLprep).
+
+#include "gobby_config.h"
+#include "tls_certificate.h"
+
+#include <tails_server/escape.h>
+#include <tails_server/plugin.h>
+#include <tails_server/standard_options.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+
+namespace tails_server_gobby {
+namespace {
+
+using namespace tails_server;
+
+// The user infinoted runs as. PLACEHOLDER until the service gets its own
+// system user (with the unit, in a later issue): change these two only.
+constexpr const char* service_user = "nobody";
+constexpr const char* service_group = "nogroup";
+
+constexpr const char* config_directory = "/etc/tails-server";
+constexpr const char* config_file = "/etc/tails-server/infinoted.conf";
+constexpr const char* data_directory = "/var/lib/tails-server-infinoted";
+constexpr const char* tls_directory = "/var/lib/tails-server-infinoted/tls";
+constexpr const char* key_file = "/var/lib/tails-server-infinoted/tls/infinoted.key";
+constexpr const char* certificate_file = "/var/lib/tails-server-infinoted/tls/infinoted.crt";
+constexpr const char* documents_directory = "/var/lib/tails-server-infinoted/documents";
+
+constexpr int certificate_days = 3650;
+
+StringRules password_rules() {
+  StringRules rules;
+  rules.min_length = 1;
+  rules.max_length = 128;
+  return rules;
+}
+
+// The certificate's fingerprint, or "(no certificate yet)".
+std::string certificate_fingerprint(Host& host) {
+  std::ifstream in(host.path(certificate_file), std::ios::binary);
+  if (!in) return "(no certificate yet)";
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return sha256_fingerprint(pem);
+  } catch (const std::exception& error) {
+    throw HostError(std::string("cannot read the Gobby server certificate: ") + error.what());
+  }
+}
+
+class GobbyService : public TailsService {
+ public:
+  GobbyService() {
+    name = "gobby";
+    description = "Collaborative text editing with Gobby: write documents together in real time.";
+    client_application = "Gobby";
+    documentation = "https://gobby.github.io/";
+    packages = {"infinoted"};
+    systemd_service = "tails-server-infinoted.service";
+    default_target_port = 6523;
+    icon_name = "gobby-0.5";
+    persistent_paths = {data_directory};
+    name_in_gui = "Gobby";
+    client_application_in_gui = "Gobby";
+    default_virtual_port = 6523;
+
+    auto password = std::make_shared<SecretOption>(
+        "password", "The password every user needs to connect to the server.", 20, password_rules());
+    password->name_in_gui = "Password";
+    options.push_back(password);
+    auto autosave = std::make_shared<IntOption>(
+        "autosave-interval", "How often changed documents are saved, in seconds.", 60, 1, 86400);
+    autosave->name_in_gui = "Autosave interval (seconds)";
+    options.push_back(autosave);
+  }
+
+  void configure(ServiceContext& context) override {
+    Host& host = context.host();
+    const FileSpec private_dir{service_user, service_group, 0700};
+    host.make_directory(host.path(data_directory), private_dir);
+    host.make_directory(host.path(tls_directory), private_dir);
+    host.make_directory(host.path(documents_directory), private_dir);
+    // Must stay traversable: the service user reads its config file in it.
+    host.make_directory(host.path(config_directory), FileSpec{"root", "root", 0755});
+
+    ensure_certificate(context);
+
+    GobbySettings settings;
+    settings.key_file = host.path(key_file).string();
+    settings.certificate_file = host.path(certificate_file).string();
+    settings.root_directory = host.path(documents_directory).string();
+    settings.listen_address = context.listen_address();
+    settings.port = static_cast<std::uint16_t>(context.option_int(standard_option::local_port));
+    settings.password = context.option("password");
+    settings.autosave_interval = context.option_int("autosave-interval");
+
+    std::string text;
+    try {
+      text = infinoted_conf_text(settings);
+    } catch (const escape::EscapeError& error) {
+      throw HostError(std::string("cannot write the Gobby configuration: ") + error.what());
+    }
+    host.write_file(host.path(config_file), text, FileSpec{service_user, service_group, 0600});
+  }
+
+  ConnectionInfo connection_info(const ServiceContext& context) const override {
+    ConnectionInfo info;
+    std::string address = context.onion_address();
+    std::string port = context.option(standard_option::virtual_port);
+    info.fields.emplace_back("address", address.empty() ? "(no onion address yet)" : address);
+    info.fields.emplace_back("port", port);
+    info.fields.emplace_back("password", context.option("password"));
+    info.fields.emplace_back("tls-fingerprint", certificate_fingerprint(context.host()));
+    std::ostringstream text;
+    text << "Connect with Gobby through Tor:\n"
+         << "1. Start Gobby through Tor: run \"torsocks gobby\" (on Tails, or with a Tor SOCKS "
+            "proxy on 127.0.0.1:9050).\n"
+         << "2. Choose Connect to Server and enter "
+         << (address.empty() ? std::string("the address") : address) << ":" << port
+         << ", then any user name and the password above.\n"
+         << "3. Gobby asks about the self-signed certificate on the first connection: accept it "
+            "only if its SHA-256 fingerprint equals the tls-fingerprint above.";
+    info.instructions = text.str();
+    return info;
+  }
+
+ private:
+  // Creates the key and certificate unless both exist. Never with
+  // infinoted's --create-certificate, which would also start the server.
+  void ensure_certificate(ServiceContext& context) {
+    Host& host = context.host();
+    if (std::filesystem::exists(host.path(key_file)) &&
+        std::filesystem::exists(host.path(certificate_file)))
+      return;
+    std::string address = context.onion_address();
+    TlsMaterial material;
+    try {
+      material = make_self_signed(address.empty() ? "Tails Server Gobby" : address, certificate_days);
+    } catch (const std::exception& error) {
+      throw HostError(error.what());
+    }
+    host.write_file(host.path(key_file), material.key_pem, FileSpec{service_user, service_group, 0600});
+    host.write_file(host.path(certificate_file), material.certificate_pem,
+                    FileSpec{service_user, service_group, 0644});
+    host.log(LogLevel::Info, "created a new TLS certificate for the Gobby server");
+  }
+};
+
+}  // namespace
+}  // namespace tails_server_gobby
+
+TAILS_SERVER_PLUGIN(tails_server_gobby::GobbyService, "gobby")
