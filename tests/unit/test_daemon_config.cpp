@@ -1,0 +1,61 @@
+#include "config/daemon_config.h"
+
+#include "temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+using namespace tails_server::core;
+using tails_server::test::TempDir;
+
+namespace {
+std::string error_of(const std::filesystem::path& file) {
+  try {
+    load_daemon_config(file);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("AMissingConfigFileGivesTheDefaults") {
+  ::unsetenv(plugin_path_variable);
+  auto config = load_daemon_config("/nonexistent/config.yaml");
+  REQUIRE(config.plugin_dirs.size() == 1);
+  CHECK(config.plugin_dirs[0] == "/usr/lib/tails-server/plugins");
+  CHECK(config.tor_control == "unix:/run/tor/control");
+  CHECK(config.persistence_root == "/live/persistence/TailsData_unlocked");
+}
+
+TEST_CASE("ConfigFileSettingsAndThePluginPathVariableAreRead") {
+  TempDir tmp;
+  std::ofstream(tmp / "c.yaml") << "plugin_dirs: [/opt/a, /opt/b]\nstate_dir: /x/state\nfirewall_backend: nftables\n";
+  ::setenv(plugin_path_variable, "/dev/plugins:/more", 1);
+  auto config = load_daemon_config(tmp / "c.yaml");
+  ::unsetenv(plugin_path_variable);
+  REQUIRE(config.plugin_dirs.size() == 4);
+  CHECK(config.plugin_dirs[1] == "/opt/b");
+  CHECK(config.plugin_dirs[3] == "/more");
+  CHECK(config.state_dir == "/x/state");
+  CHECK(config.firewall_backend == "nftables");
+}
+
+TEST_CASE("BadConfigNamesTheFileTheLineAndWhatIsAccepted") {
+  TempDir tmp;
+  std::ofstream(tmp / "unknown.yaml") << "root: /\nplugins_dir: /x\n";
+  auto message = error_of(tmp / "unknown.yaml");
+  CHECK(message.find("unknown.yaml:2") != std::string::npos);
+  CHECK(message.find("unknown setting 'plugins_dir'") != std::string::npos);
+
+  std::ofstream(tmp / "relative.yaml") << "state_dir: var/lib\n";
+  CHECK(error_of(tmp / "relative.yaml").find("absolute path") != std::string::npos);
+
+  std::ofstream(tmp / "syntax.yaml") << "root: [unclosed\n";
+  CHECK(error_of(tmp / "syntax.yaml").find("syntax.yaml:") != std::string::npos);
+
+  std::ofstream(tmp / "firewall.yaml") << "firewall_backend: ufw\n";
+  CHECK(error_of(tmp / "firewall.yaml").find("iptables or nftables") != std::string::npos);
+}

@@ -1,0 +1,43 @@
+// Exact outputs of the SDK escapers; the plugins' tests check them against
+// the real programs.
+#include <tails_server/escape.h>
+
+#include <doctest/doctest.h>
+
+using namespace tails_server::escape;
+
+TEST_CASE("MumbleIniValuesAreAlwaysQuotedAndEscaped") {
+  CHECK(mumble_ini("a,b") == "\"a,b\"");
+  CHECK(mumble_ini("pa;ss") == "\"pa;ss\"");
+  CHECK(mumble_ini("say \"hi\"\\") == "\"say \\\"hi\\\"\\\\\"");
+  CHECK(mumble_ini("l1\nl2\r\t") == "\"l1\\nl2\\r\\t\"");
+  CHECK(mumble_ini("@ByteArray(x)") == "\"@@ByteArray(x)\"");
+  CHECK(mumble_ini("a@b") == "\"a@b\"");
+  CHECK(mumble_ini("") == "\"\"");
+  CHECK_THROWS_AS(mumble_ini(std::string("a\x01", 2)), EscapeError);
+}
+
+TEST_CASE("LuaStringsCannotBeEndedEarly") {
+  CHECK(lua_string("x\") os.exit() --") == "\"x\\\") os.exit() --\"");
+  CHECK(lua_string("C:\\dir") == "\"C:\\\\dir\"");
+  CHECK(lua_string("a\nb\rc") == "\"a\\nb\\rc\"");
+  CHECK(lua_string(std::string("\0\x1f\x7f", 3)) == "\"\\000\\031\\127\"");
+  CHECK(lua_string("]] [[") == "\"]] [[\"");
+  CHECK(lua_string("Ünï") == "\"Ünï\"");
+}
+
+TEST_CASE("GKeyFileValuesKeepLeadingSpaceAndBackslashes") {
+  CHECK(gkeyfile_string(" p#w;d\\x=y\"q\" ") == "\\sp#w;d\\\\x=y\"q\" ");
+  CHECK(gkeyfile_string("a\nb\tc\r") == "a\\nb\\tc\\r");
+  CHECK(gkeyfile_string("a;b,c", true) == "a\\;b\\,c");
+  CHECK_THROWS_AS(gkeyfile_string(std::string("\x02", 1)), EscapeError);
+}
+
+TEST_CASE("NginxStringsEscapeQuotesAndDollars") {
+  CHECK(nginx_string("/var/www/my site", true) == "\"/var/www/my site\"");
+  CHECK(nginx_string("a\"b\\c", false) == "\"a\\\"b\\\\c\"");
+  CHECK(nginx_string("cost $5", true) == "\"cost ${tails_server_dollar}5\"");
+  CHECK(nginx_string("cost $5", false) == "\"cost $5\"");
+  CHECK(nginx_dollar_definition() == "geo $tails_server_dollar { default \"$\"; }\n");
+  CHECK_THROWS_AS(nginx_string("a\nb", true), EscapeError);
+}

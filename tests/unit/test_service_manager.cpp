@@ -1,0 +1,161 @@
+#include "services/service_manager.h"
+
+#include "host/system_host.h"
+#include "temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sys/stat.h>
+
+using namespace tails_server;
+using namespace tails_server::core;
+using tails_server::test::TempDir;
+
+namespace {
+
+struct Fixture {
+  TempDir tmp;
+  SystemHost host{tmp.path()};
+  DaemonConfig config() const {
+    DaemonConfig c;
+    c.plugin_dirs = {SAMPLE_PLUGIN_DIR};
+    c.root = tmp.path();
+    c.state_dir = tmp / "state";
+    return c;
+  }
+};
+
+ErrorCode code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ServiceError& error) {
+    return error.code();
+  }
+  FAIL("no ServiceError");
+  return ErrorCode::Failed;
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("TheManagerLoadsThePluginsAndAddsTheStandardOptions") {
+  Fixture f;
+  ServiceManager manager(f.config(), f.host);
+  CHECK(manager.service_names() == std::vector<std::string>{"sample", "sample-two"});
+  auto options = manager.options("sample");
+  std::vector<std::string> names;
+  for (const auto& o : options) names.push_back(o.name);
+  CHECK(names == std::vector<std::string>{"virtual-port", "local-port", "persistence", "autostart",
+                                          "allow-localhost", "allow-lan", "client-authorization", "password",
+                                          "motd", "max-users", "mode", "extra-port", "motd-length"});
+  CHECK(manager.get_option("sample", "client-authorization") == "true");
+  CHECK(manager.get_option("sample", "persistence") == "false");
+  auto info = manager.info("sample");
+  CHECK(info.local_port == 7000);
+  CHECK(info.remote_port == 7000);
+  CHECK(info.persistent_paths == std::vector<std::string>{"/var/lib/sample"});
+}
+
+TEST_CASE("SecretsAreGeneratedOnceMaskedAndKeptAcrossRestarts") {
+  Fixture f;
+  std::string password;
+  {
+    ServiceManager manager(f.config(), f.host);
+    password = manager.get_option("sample", "password");
+    CHECK(password.size() == 16);
+    for (const auto& o : manager.options("sample"))
+      if (o.name == "password") CHECK(o.value == "********");
+  }
+  ServiceManager again(f.config(), f.host);
+  CHECK(again.get_option("sample", "password") == password);
+  struct stat st {};
+  REQUIRE(::stat((f.tmp / "state/sample.state.json").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+}
+
+TEST_CASE("SetOptionValidatesPersistsAndResetRestoresTheDefault") {
+  Fixture f;
+  {
+    ServiceManager manager(f.config(), f.host);
+    CHECK(manager.set_option("sample", "max-users", "10") == "10");
+    CHECK(manager.set_option("sample", "motd", "a,\"b\"\nc") == "a,\"b\"\nc");
+    CHECK(code_of([&] { manager.set_option("sample", "max-users", "11"); }) == ErrorCode::InvalidValue);
+    CHECK(message_of([&] { manager.set_option("sample", "max-users", "11"); })
+              .find("a whole number from 1 to 10") != std::string::npos);
+    CHECK(code_of([&] { manager.set_option("sample", "nope", "1"); }) == ErrorCode::NoSuchOption);
+    CHECK(code_of([&] { manager.set_option("nope", "max-users", "1"); }) == ErrorCode::NoSuchService);
+    CHECK(code_of([&] { manager.set_option("sample", "motd-length", "3"); }) == ErrorCode::InvalidValue);
+    CHECK(manager.get_option("sample", "motd-length") == "7");
+  }
+  ServiceManager manager(f.config(), f.host);
+  CHECK(manager.get_option("sample", "max-users") == "10");
+  CHECK(manager.get_option("sample", "motd") == "a,\"b\"\nc");
+  CHECK(manager.reset_option("sample", "max-users") == "5");
+  ServiceManager after_reset(f.config(), f.host);
+  CHECK(after_reset.get_option("sample", "max-users") == "5");
+}
+
+TEST_CASE("LocalPortsMayNotClashBetweenOrWithinServices") {
+  Fixture f;
+  ServiceManager manager(f.config(), f.host);
+  auto message = message_of([&] { manager.set_option("sample", "local-port", "7100"); });
+  CHECK(message.find("already used by option 'local-port' of 'sample-two'") != std::string::npos);
+  CHECK(code_of([&] { manager.set_option("sample", "local-port", "7001"); }) == ErrorCode::InvalidValue);
+  // A virtual port is per onion address and may equal another service's.
+  CHECK(manager.set_option("sample", "virtual-port", "7100") == "7100");
+  CHECK(manager.set_option("sample", "local-port", "7002") == "7002");
+  CHECK(manager.get_option("sample", "local-port") == "7002");
+}
+
+TEST_CASE("ACorruptStateFileIsReportedAndKeptAside") {
+  Fixture f;
+  std::filesystem::create_directories(f.tmp / "state");
+  std::ofstream(f.tmp / "state/sample.state.json") << "garbage";
+  ServiceManager manager(f.config(), f.host);
+  auto info = manager.info("sample");
+  CHECK(info.state_error.find("unreadable") != std::string::npos);
+  bool kept = false;
+  for (const auto& e : std::filesystem::directory_iterator(f.tmp / "state"))
+    if (e.path().filename().string().rfind("sample.state.json.unreadable-", 0) == 0) kept = true;
+  CHECK(kept);
+  CHECK(manager.get_option("sample", "max-users") == "5");
+}
+
+TEST_CASE("ConfigureWritesThroughTheHostUnderTheRoot") {
+  Fixture f;
+  ServiceManager manager(f.config(), f.host);
+  manager.set_option("sample", "motd", "hi there");
+  manager.configure("sample");
+  std::ifstream in(f.tmp / "etc/sample/sample.conf");
+  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "motd=hi there\n");
+}
+
+TEST_CASE("CommandsCheckTheirArgumentsAndPluginFailuresBecomeErrors") {
+  Fixture f;
+  ServiceManager manager(f.config(), f.host);
+  CHECK(manager.run_command("sample", "echo", {"word"}, "secret") == "echo word 6");
+  CHECK(code_of([&] { manager.run_command("sample", "echo", {}, "s"); }) == ErrorCode::InvalidValue);
+  CHECK(code_of([&] { manager.run_command("sample", "echo", {"w"}, ""); }) == ErrorCode::InvalidValue);
+  CHECK(code_of([&] { manager.run_command("sample", "nope", {}, ""); }) == ErrorCode::InvalidValue);
+  auto message = message_of([&] { manager.run_command("sample", "echo", {"fail"}, "s"); });
+  CHECK(message.find("asked to fail") != std::string::npos);
+  CHECK(code_of([&] { manager.run_command("sample", "echo", {"fail"}, "s"); }) == ErrorCode::Failed);
+}
+
+TEST_CASE("StatusReadsDpkgAndTheListeningPort") {
+  Fixture f;
+  ServiceManager manager(f.config(), f.host);
+  auto status = manager.status("sample");
+  CHECK(status.installed);  // coreutils is always installed
+  CHECK_FALSE(status.running);
+  CHECK_FALSE(status.published);
+}

@@ -1,0 +1,95 @@
+#include "state/state_store.h"
+
+#include "temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sys/stat.h>
+
+using namespace tails_server::core;
+using tails_server::test::TempDir;
+
+namespace {
+std::string read(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void write(const std::filesystem::path& file, const std::string& text) { std::ofstream(file) << text; }
+std::vector<std::filesystem::path> kept_aside(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().find(".unreadable-") != std::string::npos) found.push_back(e.path());
+  return found;
+}
+}  // namespace
+
+TEST_CASE("StateRoundTripsAndIsReadableOnlyByRoot") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  CHECK_FALSE(store.load("mumble").has_value());
+  ServiceState state;
+  state.options = {{"server-password", "p,w\"d"}, {"max-users", "7"}};
+  state.packages_installed_by_us = {"mumble-server"};
+  state.enabled = true;
+  store.save("mumble", state);
+  auto loaded = store.load("mumble");
+  REQUIRE(loaded.has_value());
+  CHECK(*loaded == state);
+  struct stat st {};
+  REQUIRE(::stat(store.file("mumble").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  REQUIRE(::stat(store.directory().c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+}
+
+TEST_CASE("SavingLeavesNoTemporaryFiles") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false});
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(store.directory())) {
+    (void)e;
+    ++files;
+  }
+  CHECK(files == 1);
+  CHECK(store.load("nginx")->options.at("n") == "2");
+}
+
+TEST_CASE("CorruptStateIsKeptAsideWithAClearError") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  write(store.file("prosody"), "{ this is not json");
+  std::string message;
+  try {
+    store.load("prosody");
+  } catch (const StateError& error) {
+    message = error.what();
+  }
+  CHECK(message.find(store.file("prosody").string()) != std::string::npos);
+  CHECK(message.find("unreadable") != std::string::npos);
+  auto aside = kept_aside(store.directory());
+  REQUIRE(aside.size() == 1);
+  CHECK(read(aside[0]) == "{ this is not json");
+  CHECK(message.find(aside[0].string()) != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(store.file("prosody")));
+}
+
+TEST_CASE("StateFromANewerVersionIsRefusedAndKeptAside") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  store.save("gobby", ServiceState{{{"password", "x"}}, {}, false});
+  std::string text = read(store.file("gobby"));
+  auto at = text.find("\"cereal_class_version\": 1");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("\"cereal_class_version\": 1").size(), "\"cereal_class_version\": 9");
+  write(store.file("gobby"), text);
+  std::string message;
+  try {
+    store.load("gobby");
+  } catch (const StateError& error) {
+    message = error.what();
+  }
+  CHECK(message.find("newer Tails Server (state version 9") != std::string::npos);
+  CHECK(kept_aside(store.directory()).size() == 1);
+}

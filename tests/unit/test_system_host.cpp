@@ -1,0 +1,100 @@
+#include "host/system_host.h"
+
+#include "temp_dir.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <pwd.h>
+#include <set>
+#include <sys/stat.h>
+
+using namespace tails_server;
+using tails_server::test::TempDir;
+
+namespace {
+RunOptions with_input(std::string input) {
+  RunOptions options;
+  options.input = std::move(input);
+  return options;
+}
+}  // namespace
+
+TEST_CASE("PathsAreRootedInTheConfiguredRoot") {
+  core::SystemHost production;
+  CHECK(production.path("/etc/x.ini") == "/etc/x.ini");
+  core::SystemHost test("/tmp/root");
+  CHECK(test.path("/etc/x.ini") == "/tmp/root/etc/x.ini");
+  CHECK_THROWS_AS(test.path("etc/x.ini"), HostError);
+}
+
+TEST_CASE("WriteFileAppliesModeAndOwner") {
+  TempDir tmp;
+  core::SystemHost host(tmp.path());
+  host.make_directory(host.path("/etc/svc"), {"root", "root", 0750});
+  host.write_file(host.path("/etc/svc/a.conf"), "secret=1\n", {"nobody", "nogroup", 0600});
+  struct stat st {};
+  REQUIRE(::stat((tmp / "etc/svc/a.conf").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(st.st_uid == ::getpwnam("nobody")->pw_uid);
+  REQUIRE(::stat((tmp / "etc/svc").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0750);
+  std::ifstream in(tmp / "etc/svc/a.conf");
+  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "secret=1\n");
+}
+
+TEST_CASE("WriteFileToAnUnknownUserFailsAndLeavesTheOldFile") {
+  TempDir tmp;
+  core::SystemHost host(tmp.path());
+  host.make_directory(host.path("/etc"), {});
+  host.write_file(host.path("/etc/b"), "old", {});
+  CHECK_THROWS_WITH_AS(host.write_file(host.path("/etc/b"), "new", {"no-such-user-xyz", "root", 0600}),
+                       doctest::Contains("no-such-user-xyz"), HostError);
+  std::ifstream in(tmp / "etc/b");
+  CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "old");
+}
+
+TEST_CASE("RunPassesStdinAndReturnsOutputAndStatusWithoutAShell") {
+  core::SystemHost host;
+  auto result = host.run({"cat"}, with_input("p@ss $(id) ;\n"));
+  CHECK(result.exit_code == 0);
+  CHECK(result.output == "p@ss $(id) ;\n");
+  CHECK(host.run({"sh", "-c", "echo out; echo err >&2; exit 3"}, {}).exit_code == 3);
+  // Arguments are passed as they are: no shell expands them.
+  CHECK(host.run({"echo", "$HOME", "*"}, {}).output == "$HOME *\n");
+}
+
+TEST_CASE("RunAsAnotherUser") {
+  core::SystemHost host;
+  RunOptions as_nobody;
+  as_nobody.user = "nobody";
+  CHECK(host.run({"id", "-un"}, as_nobody).output == "nobody\n");
+}
+
+TEST_CASE("RunReportsAMissingProgramAndKillsOnTimeout") {
+  core::SystemHost host;
+  CHECK_THROWS_WITH_AS(host.run({"/nonexistent/prog"}, {}), doctest::Contains("cannot run /nonexistent/prog"),
+                       HostError);
+  RunOptions slow;
+  slow.timeout = std::chrono::milliseconds(300);
+  CHECK_THROWS_WITH_AS(host.run({"sleep", "5"}, slow), doctest::Contains("did not finish"), HostError);
+}
+
+TEST_CASE("RunHandlesLargeInputAndOutputWithoutDeadlock") {
+  core::SystemHost host;
+  std::string big(1 << 20, 'x');
+  auto result = host.run({"cat"}, with_input(big));
+  CHECK(result.output.size() == big.size());
+}
+
+TEST_CASE("RandomPasswordsUseTheUnambiguousAlphabet") {
+  core::SystemHost host;
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    auto password = host.random_password(20);
+    CHECK(password.size() == 20);
+    CHECK(password.find_first_of("0O1lI") == std::string::npos);
+    seen.insert(password);
+  }
+  CHECK(seen.size() == 50);
+}
