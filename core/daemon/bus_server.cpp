@@ -1,0 +1,412 @@
+#include "bus_server.h"
+
+#include "bus_error.h"
+#include "dbus_api.h"
+#include "log.h"
+
+#include <array>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tails_server::daemon {
+namespace {
+
+using MessageRef = std::shared_ptr<sd_bus_message>;
+
+int reply_error(sd_bus_message* call, const char* name, const char* message) {
+  sd_bus_error error = SD_BUS_ERROR_MAKE_CONST(name, message);
+  int r = sd_bus_reply_method_error(call, &error);
+  return r < 0 ? r : 1;
+}
+
+const char* member(sd_bus_message* call) {
+  const char* name = sd_bus_message_get_member(call);
+  return name ? name : "?";
+}
+
+// Runs `body`, which replies to `call`, and replies an error for anything it
+// throws: nothing escapes into sd-bus, whatever a plugin does.
+template <class Body>
+int reply_guarded(sd_bus_message* call, Body&& body) noexcept {
+  try {
+    body();
+    return 1;
+  } catch (const core::ServiceError& e) {
+    if (e.code() == core::ErrorCode::Failed || e.code() == core::ErrorCode::StateError)
+      log::warning(std::string(member(call)) + " failed: " + e.what());
+    return reply_error(call, error_name(e.code()), e.what());
+  } catch (const BusError& e) {
+    if (e.name() != dbus_api::error::access_denied)
+      log::warning(std::string(member(call)) + " failed: " + e.what());
+    return reply_error(call, e.name().c_str(), e.what());
+  } catch (const std::exception& e) {
+    log::warning(std::string(member(call)) + " failed: " + e.what());
+    return reply_error(call, dbus_api::error::failed, e.what());
+  } catch (...) {
+    log::error(std::string(member(call)) + " failed with an unknown exception");
+    return reply_error(call, dbus_api::error::failed, "tails-serverd: internal error (unknown exception)");
+  }
+}
+
+// Reads N string arguments.
+template <std::size_t N>
+std::array<std::string, N> read_strings(sd_bus_message* call) {
+  std::array<std::string, N> strings;
+  for (auto& string : strings) {
+    const char* value = nullptr;
+    check(sd_bus_message_read_basic(call, 's', &value), "cannot read the call's arguments");
+    string = value;
+  }
+  return strings;
+}
+
+std::vector<std::string> read_string_array(sd_bus_message* call) {
+  std::vector<std::string> strings;
+  check(sd_bus_message_enter_container(call, 'a', "s"), "cannot read the call's arguments");
+  const char* value = nullptr;
+  while (check(sd_bus_message_read_basic(call, 's', &value), "cannot read the call's arguments") > 0)
+    strings.emplace_back(value);
+  check(sd_bus_message_exit_container(call), "cannot read the call's arguments");
+  return strings;
+}
+
+// Builds and sends a method return.
+class Reply {
+ public:
+  explicit Reply(sd_bus_message* call) {
+    sd_bus_message* raw = nullptr;
+    check(sd_bus_message_new_method_return(call, &raw), "cannot create a reply");
+    message_.reset(raw);
+  }
+  sd_bus_message* get() { return message_.get(); }
+  void open(char type, const char* contents) {
+    check(sd_bus_message_open_container(get(), type, contents), "cannot build a reply");
+  }
+  void close() { check(sd_bus_message_close_container(get()), "cannot build a reply"); }
+  void string(const std::string& value) {
+    check(sd_bus_message_append_basic(get(), 's', value.c_str()), "cannot build a reply");
+  }
+  void boolean(bool value) {
+    int b = value;
+    check(sd_bus_message_append_basic(get(), 'b', &b), "cannot build a reply");
+  }
+  void uint16(std::uint16_t value) {
+    check(sd_bus_message_append_basic(get(), 'q', &value), "cannot build a reply");
+  }
+  void strings(const std::vector<std::string>& values) {
+    open('a', "s");
+    for (const auto& value : values) string(value);
+    close();
+  }
+  // One "{sv}" entry of an a{sv}; `append` writes the value of `signature`.
+  template <class Append>
+  void entry(const char* key, const char* signature, Append&& append) {
+    open('e', "sv");
+    string(key);
+    open('v', signature);
+    append();
+    close();
+    close();
+  }
+  void send() { check(sd_bus_send(nullptr, get(), nullptr), "cannot send the reply"); }
+
+ private:
+  MessagePtr message_;
+};
+
+BusServer& server(void* userdata) { return *static_cast<BusServer*>(userdata); }
+
+}  // namespace
+
+const sd_bus_vtable BusServer::vtable_[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_NAMES("ListServices", "", , "a(ssbbbs)", SD_BUS_PARAM(services),
+                             &BusServer::list_services, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("ListPlugins", "", , "a(ssss)", SD_BUS_PARAM(plugins),
+                             &BusServer::list_plugins, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("GetInfo", "s", SD_BUS_PARAM(service), "a{sv}", SD_BUS_PARAM(info),
+                             &BusServer::get_info, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("GetStatus", "s", SD_BUS_PARAM(service), "bbbs",
+                             SD_BUS_PARAM(installed) SD_BUS_PARAM(running) SD_BUS_PARAM(published)
+                                 SD_BUS_PARAM(address),
+                             &BusServer::get_status, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("GetOptions", "s", SD_BUS_PARAM(service), "a(sssssbbb)",
+                             SD_BUS_PARAM(options), &BusServer::get_options, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("GetOption", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), "s",
+                             SD_BUS_PARAM(value), &BusServer::get_option,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("SetOption", "sss",
+                             SD_BUS_PARAM(service) SD_BUS_PARAM(option) SD_BUS_PARAM(value), "s",
+                             SD_BUS_PARAM(canonical), &BusServer::set_option,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("ResetOption", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), "s",
+                             SD_BUS_PARAM(value), &BusServer::reset_option,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("Configure", "s", SD_BUS_PARAM(service), "", ,
+                             &BusServer::configure, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("RunCommand", "ssass",
+                             SD_BUS_PARAM(service) SD_BUS_PARAM(command) SD_BUS_PARAM(arguments)
+                                 SD_BUS_PARAM(secret),
+                             "s", SD_BUS_PARAM(message), &BusServer::run_command,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("GetConnectionInfo", "s", SD_BUS_PARAM(service), "a(ss)s",
+                             SD_BUS_PARAM(fields) SD_BUS_PARAM(instructions),
+                             &BusServer::get_connection_info,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_SIGNAL_WITH_NAMES("OptionChanged", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), 0),
+    SD_BUS_VTABLE_END,
+};
+
+BusServer::BusServer(sd_bus* bus, core::ServiceManager& manager, Authorizer& authorizer)
+    : bus_(bus), manager_(manager), authorizer_(authorizer) {
+  sd_bus_slot* slot = nullptr;
+  check(sd_bus_add_object_vtable(bus_, &slot, dbus_api::object_path, dbus_api::interface, vtable_, this),
+        std::string("cannot serve ") + dbus_api::interface + " at " + dbus_api::object_path);
+  slot_.reset(slot);
+}
+
+void BusServer::when_authorized(sd_bus_message* call, std::string what, Action action) {
+  MessageRef held(sd_bus_message_ref(call), sd_bus_message_unref);
+  authorizer_.check(call, [held, what = std::move(what), action = std::move(action)](const Denial& denial) {
+    reply_guarded(held.get(), [&] {
+      if (denial)
+        throw BusError(dbus_api::error::access_denied,
+                       what + " needs root or polkit authorization for " + dbus_api::manage_action + " (" +
+                           *denial + ")");
+      action(held.get());
+    });
+  });
+}
+
+void BusServer::emit_option_changed(const std::string& service, const std::string& option) {
+  int r = sd_bus_emit_signal(bus_, dbus_api::object_path, dbus_api::interface, "OptionChanged", "ss",
+                             service.c_str(), option.c_str());
+  if (r < 0) log::warning("cannot emit OptionChanged for " + service + "/" + option);
+}
+
+int BusServer::list_services(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    Reply reply(call);
+    reply.open('a', "(ssbbbs)");
+    for (const auto& name : self.manager_.service_names()) {
+      core::ServiceInfo info = self.manager_.info(name);
+      core::ServiceStatus status = self.manager_.status(name);
+      reply.open('r', "ssbbbs");
+      reply.string(name);
+      reply.string(info.description);
+      reply.boolean(status.installed);
+      reply.boolean(status.running);
+      reply.boolean(status.published);
+      reply.string(status.address);
+      reply.close();
+    }
+    reply.close();
+    reply.send();
+  });
+}
+
+int BusServer::list_plugins(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    Reply reply(call);
+    reply.open('a', "(ssss)");
+    for (const auto& record : self.manager_.plugins()) {
+      reply.open('r', "ssss");
+      reply.string(record.file.string());
+      reply.string(record.name);
+      reply.string(std::string(core::to_string(record.state)));
+      reply.string(record.message);
+      reply.close();
+    }
+    reply.close();
+    reply.send();
+  });
+}
+
+int BusServer::get_info(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    core::ServiceInfo info = self.manager_.info(service);
+    core::ServiceStatus status = self.manager_.status(service);
+    Reply reply(call);
+    reply.open('a', "{sv}");
+    auto text = [&](const char* key, const std::string& value) {
+      reply.entry(key, "s", [&] { reply.string(value); });
+    };
+    auto flag = [&](const char* key, bool value) {
+      reply.entry(key, "b", [&] { reply.boolean(value); });
+    };
+    text("name", info.name);
+    text("name-in-gui", info.name_in_gui);
+    text("description", info.description);
+    text("client-application", info.client_application);
+    text("client-application-in-gui", info.client_application_in_gui);
+    text("documentation", info.documentation);
+    text("icon-name", info.icon_name);
+    text("systemd-service", info.systemd_service);
+    reply.entry("packages", "as", [&] { reply.strings(info.packages); });
+    reply.entry("persistent-paths", "as", [&] { reply.strings(info.persistent_paths); });
+    reply.entry("local-port", "q", [&] { reply.uint16(info.local_port); });
+    reply.entry("remote-port", "q", [&] { reply.uint16(info.remote_port); });
+    reply.entry("commands", "a(ssasb)", [&] {
+      reply.open('a', "(ssasb)");
+      for (const auto& command : info.commands) {
+        reply.open('r', "ssasb");
+        reply.string(command.name);
+        reply.string(command.description);
+        reply.strings(command.arguments);
+        reply.boolean(command.reads_secret);
+        reply.close();
+      }
+      reply.close();
+    });
+    text("state-error", info.state_error);
+    flag("installed", status.installed);
+    flag("running", status.running);
+    flag("published", status.published);
+    text("address", status.address);
+    reply.close();
+    reply.send();
+  });
+}
+
+int BusServer::get_status(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    core::ServiceStatus status = self.manager_.status(service);
+    Reply reply(call);
+    reply.boolean(status.installed);
+    reply.boolean(status.running);
+    reply.boolean(status.published);
+    reply.string(status.address);
+    reply.send();
+  });
+}
+
+int BusServer::get_options(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    Reply reply(call);
+    reply.open('a', "(sssssbbb)");
+    for (const auto& option : self.manager_.options(service, /*reveal=*/false)) {
+      reply.open('r', "sssssbbb");
+      reply.string(option.name);
+      reply.string(option.type);
+      reply.string(option.value);
+      reply.string(option.description);
+      reply.string(option.accepted);
+      reply.boolean(option.secret);
+      reply.boolean(option.read_only);
+      reply.boolean(option.is_default);
+      reply.close();
+    }
+    reply.close();
+    reply.send();
+  });
+}
+
+int BusServer::get_option(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, option] = read_strings<2>(call);
+    auto reply_value = [&self, service, option](sd_bus_message* call) {
+      std::string value = self.manager_.get_option(service, option);
+      check(sd_bus_reply_method_return(call, "s", value.c_str()), "cannot send the reply");
+    };
+    bool secret = false;
+    for (const auto& view : self.manager_.options(service, /*reveal=*/false))
+      if (view.name == option) secret = view.secret;
+    if (!secret) return reply_value(call);
+    self.when_authorized(call, "reading the secret option '" + option + "' of '" + service + "'",
+                         reply_value);
+  });
+}
+
+int BusServer::set_option(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, option, value] = read_strings<3>(call);
+    self.when_authorized(
+        call, "changing the option '" + option + "' of '" + service + "'",
+        [&self, service, option, value](sd_bus_message* call) {
+          std::string canonical = self.manager_.set_option(service, option, value);
+          log::info("set option " + service + "/" + option);
+          check(sd_bus_reply_method_return(call, "s", canonical.c_str()), "cannot send the reply");
+          self.emit_option_changed(service, option);
+        });
+  });
+}
+
+int BusServer::reset_option(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, option] = read_strings<2>(call);
+    self.when_authorized(call, "resetting the option '" + option + "' of '" + service + "'",
+                         [&self, service, option](sd_bus_message* call) {
+                           std::string value = self.manager_.reset_option(service, option);
+                           log::info("reset option " + service + "/" + option);
+                           check(sd_bus_reply_method_return(call, "s", value.c_str()),
+                                 "cannot send the reply");
+                           self.emit_option_changed(service, option);
+                         });
+  });
+}
+
+int BusServer::configure(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    self.when_authorized(call, "configuring '" + service + "'", [&self, service](sd_bus_message* call) {
+      self.manager_.configure(service);
+      log::info("configured " + service);
+      check(sd_bus_reply_method_return(call, ""), "cannot send the reply");
+    });
+  });
+}
+
+int BusServer::run_command(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, command] = read_strings<2>(call);
+    std::vector<std::string> arguments = read_string_array(call);
+    auto [secret] = read_strings<1>(call);
+    self.when_authorized(call, "running the command '" + command + "' of '" + service + "'",
+                         [&self, service, command, arguments, secret](sd_bus_message* call) {
+                           log::info("running command " + service + "/" + command);
+                           std::string message =
+                               self.manager_.run_command(service, command, arguments, secret);
+                           check(sd_bus_reply_method_return(call, "s", message.c_str()),
+                                 "cannot send the reply");
+                         });
+  });
+}
+
+int BusServer::get_connection_info(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    self.when_authorized(call, "reading the connection information of '" + service + "'",
+                         [&self, service](sd_bus_message* call) {
+                           ConnectionInfo info = self.manager_.connection_info(service);
+                           Reply reply(call);
+                           reply.open('a', "(ss)");
+                           for (const auto& [label, value] : info.fields) {
+                             reply.open('r', "ss");
+                             reply.string(label);
+                             reply.string(value);
+                             reply.close();
+                           }
+                           reply.close();
+                           reply.string(info.instructions);
+                           reply.send();
+                         });
+  });
+}
+
+}  // namespace tails_server::daemon

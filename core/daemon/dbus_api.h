@@ -1,0 +1,25 @@
+// Names of the daemon's D-Bus API, shared by tails-serverd and its clients.
+// docs/dbus-api.md describes every method, signal and error.
+#pragma once
+
+namespace tails_server::dbus_api {
+
+inline constexpr const char* bus_name = "org.boum.tails.Server";
+inline constexpr const char* object_path = "/org/boum/tails/Server";
+inline constexpr const char* interface = "org.boum.tails.Server1";
+
+// The polkit action that mutating calls and secret reads need (unless the
+// caller is root).
+inline constexpr const char* manage_action = "org.boum.tails.server.manage";
+
+// Error names. Each error's text is a complete sentence for the user.
+namespace error {
+inline constexpr const char* no_such_service = "org.boum.tails.Server.Error.NoSuchService";
+inline constexpr const char* no_such_option = "org.boum.tails.Server.Error.NoSuchOption";
+inline constexpr const char* invalid_value = "org.boum.tails.Server.Error.InvalidValue";
+inline constexpr const char* state_error = "org.boum.tails.Server.Error.StateError";
+inline constexpr const char* failed = "org.boum.tails.Server.Error.Failed";
+inline constexpr const char* access_denied = "org.boum.tails.Server.Error.AccessDenied";
+}  // namespace error
+
+}  // namespace tails_server::dbus_api

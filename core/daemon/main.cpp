@@ -1,0 +1,117 @@
+// tails-serverd: loads the service plugins and serves them on the system bus
+// as org.boum.tails.Server, on one sd-event loop.
+#include "authorizer.h"
+#include "bus_error.h"
+#include "bus_server.h"
+#include "config/daemon_config.h"
+#include "dbus_api.h"
+#include "host/system_host.h"
+#include "log.h"
+#include "sd_bus_ptr.h"
+#include "services/service_manager.h"
+
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace po = boost::program_options;
+using namespace tails_server;
+
+namespace {
+
+// How long polkit may take to decide, including a password prompt.
+constexpr std::chrono::seconds polkit_timeout{90};
+
+int serve(const core::DaemonConfig& config) {
+  core::SystemHost host(config.root);
+  core::ServiceManager manager(config, host);
+  for (const auto& record : manager.plugins()) {
+    if (record.state == core::PluginState::Loaded)
+      daemon::log::info("loaded plugin '" + record.name + "' from " + record.file.string());
+    else
+      daemon::log::warning("refused plugin " + record.file.string() + " (" +
+                           std::string(core::to_string(record.state)) + "): " + record.message);
+  }
+
+  // SIGTERM and SIGINT end the loop cleanly (a NULL handler exits the loop).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+
+  sd_event* raw_event = nullptr;
+  daemon::check(sd_event_default(&raw_event), "cannot create the event loop");
+  daemon::EventPtr event(raw_event);
+  daemon::check(sd_event_add_signal(event.get(), nullptr, SIGTERM, nullptr, nullptr),
+                "cannot watch SIGTERM");
+  daemon::check(sd_event_add_signal(event.get(), nullptr, SIGINT, nullptr, nullptr),
+                "cannot watch SIGINT");
+
+  sd_bus* raw_bus = nullptr;
+  daemon::check(sd_bus_open_system(&raw_bus), "cannot connect to the system bus");
+  daemon::BusPtr bus(raw_bus);
+  daemon::check(sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL),
+                "cannot attach the bus to the event loop");
+  daemon::check(sd_bus_set_exit_on_disconnect(bus.get(), 1), "cannot configure the bus connection");
+
+  daemon::PolkitAuthorizer authorizer(bus.get(), polkit_timeout);
+  daemon::BusServer server(bus.get(), manager, authorizer);
+  int r = sd_bus_request_name(bus.get(), dbus_api::bus_name, 0);
+  if (r == -EEXIST || r == -EALREADY)
+    throw daemon::BusError(dbus_api::error::failed,
+                           std::string("another process owns ") + dbus_api::bus_name + " already");
+  daemon::check(r, std::string("cannot own the bus name ") + dbus_api::bus_name);
+  daemon::log::info(std::string("serving ") + dbus_api::interface + " as " + dbus_api::bus_name + " with " +
+                    std::to_string(manager.service_names().size()) + " services");
+
+  daemon::check(sd_event_loop(event.get()), "the event loop failed");
+  daemon::log::info("stopping");
+  // Detach before the loop goes: the bus is flushed and closed first.
+  sd_bus_detach_event(bus.get());
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file = core::default_config_file;
+  po::options_description options("Options");
+  options.add_options()
+      ("config", po::value(&config_file)->value_name("FILE"),
+       ("daemon configuration (default: " + std::string(core::default_config_file) + ")").c_str())
+      ("help", "print this help and exit")
+      ("version", "print the version and exit");
+  po::variables_map arguments;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).run(), arguments);
+    po::notify(arguments);
+  } catch (const po::error& e) {
+    std::cerr << "tails-serverd: " << e.what() << "; see tails-serverd --help\n";
+    return 2;
+  }
+  if (arguments.count("help")) {
+    std::cout << "Usage: tails-serverd [--config FILE]\n\n"
+                 "The Tails Server daemon: manages the service plugins and serves them on the system\n"
+                 "bus as " << dbus_api::bus_name << ". Runs as root, normally as tails-serverd.service.\n"
+                 "Set DBUS_SYSTEM_BUS_ADDRESS to use another bus.\n\n"
+              << options;
+    return 0;
+  }
+  if (arguments.count("version")) {
+    std::cout << "tails-serverd " << TAILS_SERVER_VERSION << '\n';
+    return 0;
+  }
+
+  try {
+    core::DaemonConfig config = core::load_daemon_config(config_file);
+    return serve(config);
+  } catch (const std::exception& e) {
+    daemon::log::error(e.what());
+    return EXIT_FAILURE;
+  }
+}

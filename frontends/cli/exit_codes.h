@@ -1,0 +1,35 @@
+// The CLI's exit codes, one per kind of failure (documented in --help).
+#pragma once
+
+#include <string_view>
+
+namespace tails_server::cli {
+
+enum ExitCode : int {
+  ok = 0,
+  failed = 1,            // the daemon or a plugin failed; anything else
+  usage_error = 2,       // wrong command line
+  unreachable = 3,       // tails-serverd is not on the system bus
+  no_such_service = 4,
+  no_such_option = 5,
+  invalid_value = 6,     // a value or argument was refused
+  access_denied = 7,     // needs root or polkit authorization
+  state_error = 8,       // the service's state file is unreadable
+};
+
+// The exit code for a D-Bus error name from the daemon or the bus.
+ExitCode exit_code_for(std::string_view dbus_error_name);
+
+inline constexpr const char* exit_codes_help =
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  the operation failed\n"
+    "  2  usage error\n"
+    "  3  tails-serverd cannot be reached on the system bus\n"
+    "  4  no such service\n"
+    "  5  no such option\n"
+    "  6  invalid value\n"
+    "  7  access denied (needs root or polkit authorization)\n"
+    "  8  the service's state file is unreadable\n";
+
+}  // namespace tails_server::cli
