@@ -1,0 +1,226 @@
+// The real tails-server CLI driving the real tails-serverd on a private
+// system bus, as root and as user nobody.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "bus_harness.h"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <csignal>
+
+using namespace tails_server::test;
+
+namespace {
+
+// Details for a failed check: what the CLI printed and the daemon's log.
+std::string explain(const RunResult& result, const BusHarness& harness) {
+  return "exit " + std::to_string(result.exit_code) + "\nstdout:\n" + result.out + "\nstderr:\n" + result.err +
+         "\ndaemon log:\n" + harness.daemon_log();
+}
+
+std::size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+}  // namespace
+
+TEST_CASE("list shows the four service plugins") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"list"});
+  INFO(explain(result, harness));
+  REQUIRE(result.exit_code == exit_code::ok);
+  YAML::Node list = YAML::Load(result.out);
+  for (std::string service : {"mumble", "prosody", "gobby", "nginx"}) {
+    CAPTURE(service);
+    REQUIRE(list[service]);
+    CHECK(list[service]["installed"].IsScalar());
+    CHECK(list[service]["running"].IsScalar());
+    CHECK(list[service]["published"].IsScalar());
+  }
+}
+
+TEST_CASE("list --all also shows each plugin file") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"list", "--all"});
+  INFO(explain(result, harness));
+  REQUIRE(result.exit_code == exit_code::ok);
+  YAML::Node list = YAML::Load(result.out);
+  REQUIRE(list["mumble"]);
+  CHECK(list["mumble"]["plugin"].as<std::string>() == std::string(TAILS_SERVER_PLUGIN_OUTPUT_DIR) + "/mumble.so");
+}
+
+TEST_CASE("info prints YAML with the service's keys and masks the password") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"info", "mumble"});
+  INFO(explain(result, harness));
+  REQUIRE(result.exit_code == exit_code::ok);
+  YAML::Node info = YAML::Load(result.out)["mumble"];
+  REQUIRE(info.IsMap());
+  for (std::string key : {"description", "installed", "running", "published", "address", "local-port",
+                          "remote-port", "persistent-paths", "options"}) {
+    CAPTURE(key);
+    CHECK(info[key]);
+  }
+  CHECK(info["address"].IsNull());
+  CHECK(info["local-port"].as<int>() == 64738);
+  CHECK(info["persistent-paths"].IsSequence());
+  CHECK(info["options"]["server-password"].as<std::string>() == "********");
+  CHECK(info["options"]["local-port"].as<int>() == 64738);
+
+  RunResult details = harness.cli({"info", "mumble", "--details"});
+  INFO(explain(details, harness));
+  REQUIRE(details.exit_code == exit_code::ok);
+  YAML::Node more = YAML::Load(details.out)["mumble"];
+  for (std::string key : {"client-application", "documentation", "packages", "unit", "commands"}) {
+    CAPTURE(key);
+    CHECK(more[key]);
+  }
+  YAML::Node password = more["options"]["server-password"];
+  CHECK(password["value"].as<std::string>() == "********");
+  CHECK(password["type"].as<std::string>() == "secret");
+  CHECK(password["secret"].as<bool>());
+  CHECK_FALSE(password["accepted"].as<std::string>().empty());
+}
+
+TEST_CASE("set-option refuses a bad value, naming the option and what is accepted") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"set-option", "mumble", "local-port", "99999"});
+  INFO(explain(result, harness));
+  CHECK(result.exit_code == exit_code::invalid_value);
+  CHECK(result.out.empty());
+  CHECK(lines(result.err) == 1);
+  CHECK(result.err.rfind("tails-server: ", 0) == 0);
+  CHECK(result.err.find("local-port") != std::string::npos);
+  CHECK(result.err.find("65535") != std::string::npos);
+}
+
+TEST_CASE("an option set through the CLI survives a restart of the daemon") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult set = harness.cli({"set-option", "mumble", "virtual-port", "8064"});
+  INFO(explain(set, harness));
+  REQUIRE(set.exit_code == exit_code::ok);
+  CHECK(YAML::Load(set.out)["virtual-port"].as<int>() == 8064);
+
+  CHECK(harness.stop_daemon() == 0);  // SIGTERM ends it cleanly
+  RunResult down = harness.cli({"get-option", "mumble", "virtual-port"});
+  CHECK(down.exit_code == exit_code::unreachable);
+
+  harness.start_daemon();
+  RunResult get = harness.cli({"get-option", "mumble", "virtual-port"});
+  INFO(explain(get, harness));
+  REQUIRE(get.exit_code == exit_code::ok);
+  CHECK(YAML::Load(get.out)["virtual-port"].as<int>() == 8064);
+}
+
+TEST_CASE("a secret set from standard input is never echoed and reads back for root") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult set = harness.cli({"set-option", "mumble", "server-password"}, "correct horse battery\n");
+  INFO(explain(set, harness));
+  REQUIRE(set.exit_code == exit_code::ok);
+  CHECK(set.out.find("correct horse") == std::string::npos);
+  CHECK(YAML::Load(set.out)["server-password"].as<std::string>() == "********");
+  RunResult get = harness.cli({"get-option", "mumble", "server-password"});
+  REQUIRE(get.exit_code == exit_code::ok);
+  CHECK(YAML::Load(get.out)["server-password"].as<std::string>() == "correct horse battery");
+  CHECK(harness.daemon_log().find("correct horse") == std::string::npos);
+}
+
+TEST_CASE("a caller who is not root may read but not change options or read secrets") {
+  BusHarness harness;
+  harness.start_daemon();
+
+  RunResult list = harness.cli_as_nobody({"list"});
+  INFO(explain(list, harness));
+  CHECK(list.exit_code == exit_code::ok);
+  RunResult info = harness.cli_as_nobody({"info", "mumble"});
+  CHECK(info.exit_code == exit_code::ok);
+  CHECK(YAML::Load(info.out)["mumble"]["options"]["server-password"].as<std::string>() == "********");
+  RunResult plain = harness.cli_as_nobody({"get-option", "mumble", "local-port"});
+  CHECK(plain.exit_code == exit_code::ok);
+
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"set-option", "mumble", "local-port", "6000"},
+           {"get-option", "mumble", "server-password"},
+           {"reset-option", "mumble", "server-password"},
+           {"connection-info", "mumble"}}) {
+    RunResult refused = harness.cli_as_nobody(args);
+    INFO((args[0] + "\n" + explain(refused, harness)));
+    CHECK(refused.exit_code == exit_code::access_denied);
+    CHECK(refused.out.empty());
+    CHECK(lines(refused.err) == 1);
+    CHECK(refused.err.find("needs root or polkit authorization for org.boum.tails.server.manage") !=
+          std::string::npos);
+  }
+  // Nothing changed.
+  RunResult port = harness.cli({"get-option", "mumble", "local-port"});
+  CHECK(YAML::Load(port.out)["local-port"].as<int>() == 64738);
+}
+
+TEST_CASE("an unknown service or option gives its own exit code and one line") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult service = harness.cli({"info", "no-such-thing"});
+  INFO(explain(service, harness));
+  CHECK(service.exit_code == exit_code::no_such_service);
+  CHECK(lines(service.err) == 1);
+  CHECK(service.err.find("no-such-thing") != std::string::npos);
+  RunResult option = harness.cli({"get-option", "mumble", "no-such-option"});
+  CHECK(option.exit_code == exit_code::no_such_option);
+  CHECK(option.err.find("no-such-option") != std::string::npos);
+}
+
+TEST_CASE("without a daemon the CLI prints one line and exits 3") {
+  BusHarness harness;  // the bus, but no tails-serverd on it
+  RunResult result = harness.cli({"list"});
+  CHECK(result.exit_code == exit_code::unreachable);
+  CHECK(result.out.empty());
+  CHECK(lines(result.err) == 1);
+  CHECK(result.err.find("cannot reach tails-serverd on the system bus") != std::string::npos);
+  CHECK(result.err.find("sudo systemctl start tails-serverd") != std::string::npos);
+
+  // No bus at all.
+  std::vector<std::string> argv{TAILS_SERVER_CLI, "list"};
+  RunResult no_bus = run(argv, {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (harness.dir() / "none").string()}, "",
+                         harness.dir().path());
+  CHECK(no_bus.exit_code == exit_code::unreachable);
+  CHECK(lines(no_bus.err) == 1);
+}
+
+TEST_CASE("--json output parses as JSON") {
+  BusHarness harness;
+  harness.start_daemon();
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--json", "list"},
+                                                                {"list", "--all", "--json"},
+                                                                {"--json", "info", "mumble", "--details"},
+                                                                {"--json", "status", "mumble"}}) {
+    RunResult result = harness.cli(args);
+    INFO((args[1] + "\n" + explain(result, harness)));
+    REQUIRE(result.exit_code == exit_code::ok);
+    nlohmann::json parsed = nlohmann::json::parse(result.out);
+    CHECK(parsed.is_object());
+  }
+  nlohmann::json info = nlohmann::json::parse(harness.cli({"--json", "info", "mumble"}).out);
+  CHECK(info["mumble"]["options"]["server-password"] == "********");
+  CHECK(info["mumble"]["installed"].is_boolean());
+}
+
+TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
+  BusHarness harness;
+  RunResult bad = harness.cli({"frobnicate"});
+  CHECK(bad.exit_code == exit_code::usage);
+  CHECK(lines(bad.err) == 1);
+  RunResult missing = harness.cli({"set-option", "mumble"});
+  CHECK(missing.exit_code == exit_code::usage);
+  RunResult help = harness.cli({"--help"});
+  CHECK(help.exit_code == exit_code::ok);
+  for (std::string text : {"Exit status", "3  tails-serverd cannot be reached", "7  access denied"}) {
+    CAPTURE(text);
+    CHECK(help.out.find(text) != std::string::npos);
+  }
+}
