@@ -31,6 +31,13 @@ enum class PluginState {
 // "duplicate".
 std::string_view to_string(PluginState state);
 
+// What is wrong with a constructed service's attributes, as "<field>
+// <problem>" (e.g. "packages must list at least one Debian package"), or ""
+// if nothing is. `info_name` is the name in the plugin's info struct, which
+// the service's `name` must equal. The loader refuses such a plugin as
+// InvalidMetadata.
+std::string metadata_problem(const TailsService& service, std::string_view info_name);
+
 struct PluginRecord {
   std::filesystem::path file;
   std::string name;     // the plugin's name if it could be read, else empty
@@ -57,7 +64,12 @@ class PluginLoader {
   const std::vector<PluginRecord>& records() const { return records_; }
 
  private:
-  std::vector<boost::dll::shared_library> libraries_;
+  // Checks, opens and constructs one plugin file; never throws because of it.
+  PluginRecord load_file(const std::filesystem::path& file);
+
+  // Every library whose code ran (the factory was called), in load order.
+  // Each Loaded service's deleter also holds its library.
+  std::vector<std::shared_ptr<boost::dll::shared_library>> libraries_;
   std::vector<PluginRecord> records_;
 };
 
