@@ -63,7 +63,7 @@ std::string field(const ConnectionInfo& info, const std::string& label) {
 
 }  // namespace
 
-TEST_CASE("gkeyfile_string escapes what GKeyFile would interpret, and nothing else") {
+TEST_CASE("gkeyfile_string escapes what GKeyFile would interpret and nothing else") {
   CHECK(gkeyfile_string("") == "");
   CHECK(gkeyfile_string("plain") == "plain");
   // In a plain string key ',' ';' '#' '=' and '"' are literal.
@@ -92,7 +92,7 @@ TEST_CASE("gkeyfile_string escapes what GKeyFile would interpret, and nothing el
   CHECK(gkeyfile_string(" lead", true) == "\\slead");
 }
 
-TEST_CASE("gkeyfile_string list items keep ',' literal (GLib refuses the escape \\,)") {
+TEST_CASE("gkeyfile_string list items escape only the list separator") {
   // Checked with GLib 2.74 (g_key_file_get_string_list): with the default
   // separator ';', "a\,b" makes the whole key unreadable ("Key file contains
   // key ... which has a value that cannot be interpreted"), while "a,b" reads
