@@ -17,15 +17,39 @@ constexpr const char* bus_config = R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop
   <type>system</type>
   <listen>unix:path=@SOCKET@</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
+@POLICY@
+</busconfig>
+)";
+
+constexpr const char* permissive_policy = R"(  <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
     <allow send_type="method_call"/>
     <allow send_destination="*"/>
     <allow receive_sender="*"/>
+  </policy>)";
+
+// The default policy of Debian's /usr/share/dbus-1/system.conf.
+constexpr const char* system_policy = R"(  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
   </policy>
-</busconfig>
-)";
+  <include>)" TAILS_SERVER_SOURCE_DIR R"(/data/org.boum.tails.Server.conf</include>)";
+
+void replace(std::string& text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+}
 
 template <class Ready>
 bool wait_until(Ready ready, std::chrono::milliseconds timeout) {
@@ -39,9 +63,10 @@ bool wait_until(Ready ready, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-BusHarness::BusHarness() {
+BusHarness::BusHarness(BusPolicy policy) {
   std::string config = bus_config;
-  config.replace(config.find("@SOCKET@"), 8, (dir_ / "bus").string());
+  replace(config, "@SOCKET@", (dir_ / "bus").string());
+  replace(config, "@POLICY@", policy == BusPolicy::Shipped ? system_policy : permissive_policy);
   std::ofstream(dir_ / "bus.conf") << config;
   std::ofstream(dir_ / "config.yaml") << "plugin_dirs: [" << TAILS_SERVER_PLUGIN_OUTPUT_DIR << "]\n"
                                       << "root: " << (dir_ / "root").string() << "\n"

@@ -17,11 +17,15 @@ inline constexpr int ok = 0, failed = 1, usage = 2, unreachable = 3, no_such_ser
                      no_such_option = 5, invalid_value = 6, access_denied = 7;
 }
 
+// The bus's policy: everything allowed, or a Debian system bus's default
+// policy plus our data/org.boum.tails.Server.conf.
+enum class BusPolicy { Permissive, Shipped };
+
 class BusHarness {
  public:
   // Starts a private dbus-daemon in a new temporary directory (reachable by
   // user nobody) and writes the daemon's config.yaml there. Throws.
-  BusHarness();
+  explicit BusHarness(BusPolicy policy = BusPolicy::Permissive);
   ~BusHarness();
 
   // Starts tails-serverd and waits until it owns org.boum.tails.Server.

@@ -224,3 +224,18 @@ TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
     CHECK(help.out.find(text) != std::string::npos);
   }
 }
+
+TEST_CASE("with the shipped D-Bus policy anyone may call the daemon, and it alone decides") {
+  BusHarness harness(BusPolicy::Shipped);
+  harness.start_daemon();  // root may own org.boum.tails.Server
+  RunResult list = harness.cli_as_nobody({"list"});
+  INFO(explain(list, harness));
+  CHECK(list.exit_code == exit_code::ok);
+  RunResult info = harness.cli_as_nobody({"--json", "info", "mumble"});
+  CHECK(info.exit_code == exit_code::ok);
+  RunResult set = harness.cli_as_nobody({"set-option", "mumble", "local-port", "6000"});
+  CHECK(set.exit_code == exit_code::access_denied);
+  CHECK(set.err.find("org.boum.tails.server.manage") != std::string::npos);
+  RunResult root = harness.cli({"set-option", "mumble", "local-port", "6000"});
+  CHECK(root.exit_code == exit_code::ok);
+}
