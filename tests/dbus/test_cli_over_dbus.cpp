@@ -85,7 +85,7 @@ TEST_CASE("info prints YAML with the service's keys and masks the password") {
   CHECK_FALSE(password["accepted"].as<std::string>().empty());
 }
 
-TEST_CASE("set-option refuses a bad value, naming the option and what is accepted") {
+TEST_CASE("set-option refuses a bad value and names the option and what is accepted") {
   BusHarness harness;
   harness.start_daemon();
   RunResult result = harness.cli({"set-option", "mumble", "local-port", "99999"});
@@ -225,7 +225,7 @@ TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
   }
 }
 
-TEST_CASE("with the shipped D-Bus policy anyone may call the daemon, and it alone decides") {
+TEST_CASE("with the shipped D-Bus policy anyone may call the daemon and it alone decides") {
   BusHarness harness(BusPolicy::Shipped);
   harness.start_daemon();  // root may own org.boum.tails.Server
   RunResult list = harness.cli_as_nobody({"list"});
