@@ -81,6 +81,9 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
                             const FileSpec& spec) {
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
+  std::error_code error;
+  std::filesystem::create_directories(file.parent_path(), error);
+  if (error) throw HostError("cannot create directory " + file.parent_path().string() + ": " + error.message());
   try {
     write_file_atomically(file, content, spec.mode, uid, gid);
   } catch (const std::system_error& error) {

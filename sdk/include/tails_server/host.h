@@ -60,8 +60,9 @@ class TAILS_SERVER_EXPORT Host {
   virtual std::filesystem::path path(std::string_view absolute) const = 0;
 
   // Replaces `file` atomically: writes a temporary file beside it, applies
-  // owner, group and mode, fsyncs it and renames it into place. The parent
-  // directory must exist. Throws HostError; the old file is then unchanged.
+  // owner, group and mode, fsyncs it and renames it into place. Missing
+  // parent directories are created root:root 0755. Throws HostError; the old
+  // file is then unchanged.
   virtual void write_file(const std::filesystem::path& file, std::string_view content,
                           const FileSpec& spec) = 0;
 
