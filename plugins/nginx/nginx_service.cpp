@@ -1,0 +1,237 @@
+// nginx serving static web pages, published as a Tor onion service.
+//
+// Clients open http://<onion>/ in Tor Browser: the onion's virtual port is
+// 80. nginx itself listens on 127.0.0.1:8080 by default (the "local-port"
+// option), so that it does not clash with another web server on port 80.
+//
+// The plugin writes its own site file, /etc/nginx/sites-enabled/tails-server
+// (included in the http context by Debian's nginx.conf). The Host interface
+// has no symlink call, so the file is written in sites-enabled directly
+// rather than in sites-available with a link.
+//
+// NOT DONE HERE (a later issue): Debian's default site
+// (/etc/nginx/sites-enabled/default) listens on 0.0.0.0:80 and [::]:80 and
+// must be disabled when the service is enabled, or nginx serves
+// /var/www/html on every interface.
+#include <tails_server/escape.h>
+#include <tails_server/plugin.h>
+#include <tails_server/standard_options.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using tails_server::FileSpec;
+using tails_server::HostError;
+using tails_server::RunOptions;
+using tails_server::RunResult;
+using tails_server::ServiceContext;
+namespace escape = tails_server::escape;
+
+constexpr std::string_view site_file = "/etc/nginx/sites-enabled/tails-server";
+constexpr std::string_view htpasswd_file = "/etc/nginx/tails-server.htpasswd";
+constexpr std::string_view main_config_file = "/etc/nginx/nginx.conf";
+constexpr std::string_view default_site_root = "/var/www/tails-server";
+constexpr std::string_view realm = "Tails Server";
+// `openssl passwd -stdin` silently cuts longer lines at 256 bytes.
+constexpr std::size_t password_max_length = 255;
+
+// A StringOption with one more rule, checked after the usual ones.
+class CheckedStringOption : public tails_server::StringOption {
+ public:
+  using Check = std::function<void(std::string_view)>;  // returns, or throws with the reason
+  CheckedStringOption(std::string name, std::string description, std::string default_value,
+                      tails_server::StringRules rules, std::string extra_rule, Check check)
+      : StringOption(std::move(name), std::move(description), std::move(default_value), std::move(rules)),
+        extra_rule_(std::move(extra_rule)), check_(std::move(check)) {}
+  std::string accepted() const override { return StringOption::accepted() + ", " + extra_rule_; }
+  std::string parse(std::string_view input) const override {
+    std::string value = StringOption::parse(input);
+    try {
+      check_(value);
+    } catch (const std::invalid_argument& why) {
+      reject(input, why.what());
+    }
+    return value;
+  }
+
+ private:
+  std::string extra_rule_;
+  Check check_;
+};
+
+constexpr std::string_view default_index =
+    "<!DOCTYPE html>\n"
+    "<html>\n"
+    "<head><meta charset=\"utf-8\"><title>Tails Server</title></head>\n"
+    "<body>\n"
+    "<h1>It works</h1>\n"
+    "<p>This web site is served by Tails Server through a Tor onion service.\n"
+    "Put your own pages in its site folder.</p>\n"
+    "</body>\n"
+    "</html>\n";
+
+std::string listen_token(const std::string& address, std::int64_t port) {
+  for (char c : address)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' || c == ':'))
+      throw HostError("nginx: unexpected listen address '" + address + "'");
+  const bool ipv6 = address.find(':') != std::string::npos;
+  return (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+class NginxService : public tails_server::TailsService {
+ public:
+  NginxService() {
+    name = "nginx";
+    description = "A web server for static web pages, reachable with Tor Browser.";
+    client_application = "Tor Browser";
+    documentation = "https://nginx.org/en/docs/";
+    packages = {"nginx"};
+    systemd_service = "nginx.service";
+    default_target_port = 8080;  // local; 80 is often taken by other web servers
+    default_virtual_port = 80;   // what Tor Browser uses for http://<onion>/
+    icon_name = "text-html";
+    persistent_paths = {std::string(default_site_root)};
+    name_in_gui = "Web site (nginx)";
+
+    tails_server::StringRules root_rules;
+    root_rules.min_length = 1;
+    root_rules.max_length = 1024;
+    options.push_back(std::make_shared<CheckedStringOption>(
+        "site-root", "Folder whose files the web site serves (created with a sample page if missing)",
+        std::string(default_site_root), root_rules, "an absolute path other than /",
+        [](std::string_view value) {
+          if (value.front() != '/') throw std::invalid_argument("not an absolute path (it must start with '/')");
+          if (value.find_first_not_of('/') == std::string_view::npos)
+            throw std::invalid_argument("serving the whole file system is refused");
+        }));
+
+    options.push_back(std::make_shared<tails_server::BoolOption>(
+        "basic-auth", "Ask visitors for a user name and password (HTTP basic authentication)", false));
+
+    tails_server::StringRules user_rules;
+    user_rules.min_length = 1;
+    user_rules.max_length = 64;
+    user_rules.forbidden = ":";
+    options.push_back(std::make_shared<CheckedStringOption>(
+        "basic-auth-user", "User name visitors give when basic-auth is on", "tails", user_rules,
+        "not starting with '#'", [](std::string_view value) {
+          // nginx reads a password-file line starting with '#' as a comment.
+          if (value.front() == '#') throw std::invalid_argument("starts with '#'");
+        }));
+
+    tails_server::StringRules password_rules;
+    password_rules.min_length = 1;
+    password_rules.max_length = password_max_length;
+    options.push_back(std::make_shared<tails_server::SecretOption>(
+        "basic-auth-password", "Password visitors give when basic-auth is on", 20, password_rules));
+  }
+
+  void configure(ServiceContext& context) override {
+    auto& host = context.host();
+    const std::string site_root = context.option("site-root");
+    const auto root_path = host.path(site_root);
+    const bool basic_auth = context.option_bool("basic-auth");
+
+    if (!std::filesystem::exists(root_path)) {
+      host.make_directory(root_path, FileSpec{"root", "root", 0755});
+      host.write_file(root_path / "index.html", default_index, FileSpec{"root", "root", 0644});
+    }
+
+    if (basic_auth) write_htpasswd(context);
+
+    host.make_directory(host.path("/etc/nginx/sites-enabled"), FileSpec{"root", "root", 0755});
+    host.write_file(host.path(site_file), render_site(context), FileSpec{"root", "root", 0644});
+
+    // nginx's own checker, on the whole configuration that includes the site.
+    const auto main_config = host.path(main_config_file);
+    if (std::filesystem::exists(main_config)) {
+      RunResult check = host.run({"nginx", "-t", "-q", "-c", main_config.string()}, RunOptions{});
+      if (check.exit_code != 0)
+        throw HostError("nginx -t failed for " + main_config.string() + ":\n" + check.output);
+    }
+  }
+
+  std::string render_site(const ServiceContext& context) const {
+    const auto& host = context.host();
+    const std::string root = host.path(context.option("site-root")).string();
+    std::string c;
+    c += "# Written by Tails Server from the options of the \"nginx\" service.\n";
+    c += "# Changes made here are overwritten. Included in nginx's http context.\n\n";
+    // escape::nginx_string writes a literal '$' as a reference to this
+    // variable: nginx 1.22 has no "\$".
+    c += escape::nginx_dollar_definition();
+    c += "\nserver {\n";
+    c += "    listen " +
+         listen_token(context.listen_address(), context.option_int(tails_server::standard_option::local_port)) +
+         ";\n";
+    c += "    server_name _;\n";
+    c += "    server_tokens off;\n";
+    c += "    access_log off;\n";
+    c += "    autoindex off;\n";
+    c += "    root " + escape::nginx_string(root, /*expands_variables=*/true) + ";\n";
+    c += "    index index.html;\n";
+    if (context.option_bool("basic-auth")) {
+      c += "    auth_basic " + escape::nginx_string(realm, true) + ";\n";
+      c += "    auth_basic_user_file " + escape::nginx_string(host.path(htpasswd_file).string(), true) + ";\n";
+    }
+    c += "    location / {\n";
+    c += "        try_files $uri $uri/ =404;\n";
+    c += "    }\n";
+    c += "}\n";
+    return c;
+  }
+
+  tails_server::ConnectionInfo connection_info(const ServiceContext& context) const override {
+    tails_server::ConnectionInfo info;
+    const std::string onion = context.onion_address();
+    const std::string port = context.option(tails_server::standard_option::virtual_port);
+    const std::string url =
+        onion.empty() ? std::string() : "http://" + onion + (port == "80" ? "" : ":" + port) + "/";
+    info.fields.emplace_back("address", onion.empty() ? "(no onion address yet)" : onion);
+    info.fields.emplace_back("port", port);
+    if (!url.empty()) info.fields.emplace_back("url", url);
+    const bool basic_auth = context.option_bool("basic-auth");
+    if (basic_auth) {
+      info.fields.emplace_back("basic-auth-user", context.option("basic-auth-user"));
+      info.fields.emplace_back("basic-auth-password", context.option("basic-auth-password"));
+    }
+    info.instructions = "Open " + (url.empty() ? std::string("the onion address") : url) + " in Tor Browser." +
+                        (basic_auth ? " When asked, give the user name and password shown here." : "");
+    return info;
+  }
+
+ private:
+  void write_htpasswd(ServiceContext& context) {
+    auto& host = context.host();
+    const std::string user = context.option("basic-auth-user");
+    const std::string password = context.option("basic-auth-password");
+    // The options refused these already; check again before writing a line-based file.
+    for (unsigned char c : user + password)
+      if (c < 0x20 || c == 0x7f) throw HostError("nginx: a control character in the basic-auth user or password");
+    if (user.empty() || user.find(':') != std::string::npos || user.front() == '#')
+      throw HostError("nginx: the basic-auth user must not be empty, contain ':' or start with '#'");
+    if (password.empty() || password.size() > password_max_length)
+      throw HostError("nginx: the basic-auth password must be 1 to " + std::to_string(password_max_length) +
+                      " bytes");
+
+    RunOptions options;
+    options.input = password + "\n";  // never in argv
+    RunResult hashed = host.run({"openssl", "passwd", "-6", "-stdin"}, options);
+    std::string hash = hashed.output;
+    while (!hash.empty() && (hash.back() == '\n' || hash.back() == '\r')) hash.pop_back();
+    if (hashed.exit_code != 0 || hash.rfind("$6$", 0) != 0 || hash.find_first_of("\n:") != std::string::npos)
+      throw HostError("openssl passwd failed (exit status " + std::to_string(hashed.exit_code) + ")");
+
+    host.write_file(host.path(htpasswd_file), user + ":" + hash + "\n", FileSpec{"root", "www-data", 0640});
+  }
+};
+
+}  // namespace
+
+TAILS_SERVER_PLUGIN(NginxService, "nginx")
