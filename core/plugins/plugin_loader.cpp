@@ -327,7 +327,7 @@ PluginRecord PluginLoader::load_file(const fs::path& file) {
   } catch (const std::exception& error) {
     return refuse(PluginState::ConstructorFailed, "Failed to create the service of plugin " +
                                                       quote_path(file) + ": it threw: " +
-                                                      error.what());
+                                                      error.what() + ".");
   } catch (...) {
     return refuse(PluginState::ConstructorFailed,
                   "Failed to create the service of plugin " + quote_path(file) +
