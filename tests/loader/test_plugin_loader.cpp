@@ -159,7 +159,7 @@ TEST_CASE("a text file or an empty file named .so is not a plugin") {
   check_refused(scan.record("empty.so"), PluginState::NotAPlugin, {"file too short"});
 }
 
-TEST_CASE("files not named .so, directories and missing directories are skipped") {
+TEST_CASE("files not named .so and directories and missing directories are skipped") {
   TempDir dir("tails-server-loader-test");
   copy_fixture("README.txt", dir.path());
   copy_fixture("good.so", dir.path(), "good.so.1");
@@ -187,7 +187,7 @@ TEST_CASE("a plugin built for a newer API minor is refused") {
                  "minor up to " + std::to_string(TAILS_SERVER_API_MINOR)});
 }
 
-TEST_CASE("a plugin with another ABI tag is refused, naming both tags") {
+TEST_CASE("a plugin with another ABI tag is refused naming both tags") {
   Scan scan({"wrong-abi.so", "no-abi-tag.so"});
   check_refused(scan.record("wrong-abi.so"), PluginState::WrongAbi,
                 {"'tails-server-1;gxx-abi-1002;cxx11-abi-0'", "'" + kAbiTag + "'"});
@@ -222,7 +222,7 @@ TEST_CASE("a plugin with an undefined symbol fails to load with dlerror's text")
   CHECK_FALSE(contains(scan.only().message, "boost::dll"));
 }
 
-TEST_CASE("a second plugin of the same name is refused as a duplicate, naming both files") {
+TEST_CASE("a second plugin of the same name is refused as a duplicate naming both files") {
   Scan scan({"good.so", "twin.so"});
   const PluginRecord& first = scan.record("good.so");
   const PluginRecord& twin = scan.record("twin.so");
@@ -231,7 +231,7 @@ TEST_CASE("a second plugin of the same name is refused as a duplicate, naming bo
   CHECK(twin.name == "good");
 }
 
-TEST_CASE("a plugin that group or others can write is refused as insecure, naming its mode") {
+TEST_CASE("a plugin that group or others can write is refused as insecure naming its mode") {
   TempDir dir("tails-server-loader-test");
   fs::permissions(copy_fixture("good.so", dir.path(), "group-writable.so"), fs::perms(0664));
   fs::permissions(copy_fixture("good.so", dir.path(), "world-writable.so"), fs::perms(0646));
@@ -258,7 +258,7 @@ TEST_CASE("a plugin owned by another user is refused as insecure") {
   check_refused(records[0], PluginState::Insecure, {"owned by uid 65534", "root (uid 0)"});
 }
 
-TEST_CASE("a plugin with invalid metadata is refused, naming the field") {
+TEST_CASE("a plugin with invalid metadata is refused naming the field") {
   const std::map<std::string, std::vector<std::string>> expected = {
       {"bad-name", {"name 'Bad_Name'", "[a-z][a-z0-9-]{0,31}"}},
       {"name-mismatch", {"name 'another-name'", "'invalid-name-mismatch'"}},
@@ -332,7 +332,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
     }
 }
 
-TEST_CASE("directories are scanned in the order given, each one's files sorted by name") {
+TEST_CASE("directories are scanned in the order given with each one's files sorted by name") {
   TempDir first("tails-server-loader-test"), second("tails-server-loader-test");
   copy_fixture("twin.so", first.path());  // declares "good" too
   copy_fixture("good.so", second.path());
@@ -347,7 +347,7 @@ TEST_CASE("directories are scanned in the order given, each one's files sorted b
   check_refused(records[2], PluginState::Duplicate, {(first / "twin.so").string()});
 }
 
-TEST_CASE("libraries refused before their factory ran are unloaded, loaded ones are not") {
+TEST_CASE("libraries refused before their factory ran are unloaded but loaded ones are not") {
   Scan scan({"good.so", "wrong-major.so", "no-factory.so", "not-a-plugin.so", "throws.so"});
   CHECK(is_resident(scan.record("good.so").file));
   CHECK_FALSE(is_resident(scan.record("wrong-major.so").file));
@@ -357,7 +357,7 @@ TEST_CASE("libraries refused before their factory ran are unloaded, loaded ones 
   CHECK(is_resident(scan.record("throws.so").file));
 }
 
-TEST_CASE("the loader destroys services in reverse load order, then unloads the libraries") {
+TEST_CASE("the loader destroys services in reverse load order and then unloads the libraries") {
   TempDir dir("tails-server-loader-test");
   fs::path log = dir / "events.log";
   setenv("TAILS_SERVER_FIXTURE_LOG", log.c_str(), 1);

@@ -29,7 +29,7 @@ TEST_CASE("LuaStringsCannotBeEndedEarly") {
 TEST_CASE("GKeyFileValuesKeepLeadingSpaceAndBackslashes") {
   CHECK(gkeyfile_string(" p#w;d\\x=y\"q\" ") == "\\sp#w;d\\\\x=y\"q\" ");
   CHECK(gkeyfile_string("a\nb\tc\r") == "a\\nb\\tc\\r");
-  CHECK(gkeyfile_string("a;b,c", true) == "a\\;b\\,c");
+  CHECK(gkeyfile_string("a;b,c", true) == "a\\;b,c");
   CHECK_THROWS_AS(gkeyfile_string(std::string("\x02", 1)), EscapeError);
 }
 

@@ -77,8 +77,8 @@ inline std::string lua_string(std::string_view value) {
 }
 
 // A GKeyFile string value (infinoted.conf): '\' LF CR TAB escaped, a leading
-// space as \s (GKeyFile strips leading blanks). If `list_item`, ';' and ','
-// are escaped too. Other control characters are refused.
+// space as \s (GKeyFile strips leading blanks). If `list_item`, the list
+// separator ';' is escaped too (an escaped ',' makes GLib refuse the key). Other control characters are refused.
 inline std::string gkeyfile_string(std::string_view value, bool list_item = false) {
   std::string out;
   for (std::size_t i = 0; i < value.size(); ++i) {
@@ -90,9 +90,7 @@ inline std::string gkeyfile_string(std::string_view value, bool list_item = fals
       case '\t': out += "\\t"; break;
       case ' ': out += i == 0 ? "\\s" : " "; break;
       case ';':
-      case ',':
-        if (list_item) out += '\\';
-        out += static_cast<char>(c);
+        out += list_item ? "\\;" : ";";
         break;
       default:
         if (detail::is_control(c)) detail::refuse("a GKeyFile value", c);
