@@ -50,7 +50,8 @@ std::string message_of(const std::function<void()>& f) {
 TEST_CASE("TheManagerLoadsThePluginsAndAddsTheStandardOptions") {
   Fixture f;
   ServiceManager manager(f.config(), f.host);
-  CHECK(manager.service_names() == std::vector<std::string>{"sample", "sample-two"});
+  // Files load in name order, and "sample-two.so" sorts before "sample.so".
+  CHECK(manager.service_names() == std::vector<std::string>{"sample-two", "sample"});
   auto options = manager.options("sample");
   std::vector<std::string> names;
   for (const auto& o : options) names.push_back(o.name);
