@@ -52,6 +52,16 @@ gid_t lookup_group(const std::string& name) {
 
 std::string errno_text(int error) { return std::system_category().message(error); }
 
+// Creates the missing directories of `directory` root:root 0755, whatever
+// the umask, so services can reach the files below.
+void make_parents(const std::filesystem::path& directory) {
+  if (directory.empty() || std::filesystem::exists(directory)) return;
+  make_parents(directory.parent_path());
+  if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
+    throw HostError("cannot create directory " + directory.string() + ": " + errno_text(errno));
+  ::chmod(directory.c_str(), 0755);
+}
+
 }  // namespace
 
 std::string random_bytes(std::size_t count) {
@@ -81,9 +91,7 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
                             const FileSpec& spec) {
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
-  std::error_code error;
-  std::filesystem::create_directories(file.parent_path(), error);
-  if (error) throw HostError("cannot create directory " + file.parent_path().string() + ": " + error.message());
+  make_parents(file.parent_path());
   try {
     write_file_atomically(file, content, spec.mode, uid, gid);
   } catch (const std::system_error& error) {
@@ -94,9 +102,7 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
 void SystemHost::make_directory(const std::filesystem::path& directory, const FileSpec& spec) {
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) throw HostError("cannot create directory " + directory.string() + ": " + error.message());
+  make_parents(directory);
   if (::chown(directory.c_str(), uid, gid) != 0 || ::chmod(directory.c_str(), spec.mode) != 0)
     throw HostError("cannot set owner or mode of " + directory.string() + ": " + errno_text(errno));
 }
