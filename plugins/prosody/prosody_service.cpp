@@ -211,8 +211,7 @@ class ProsodyService : public tails_server::TailsService {
     c += "interfaces = " + lua_list({context.listen_address()}) + "\n";
     c += "c2s_ports = { " + std::to_string(context.option_int(tails_server::standard_option::local_port)) + " }\n";
     c += "s2s_ports = { " + std::to_string(context.option_int("s2s-port")) + " }\n";
-    c += "c2s_direct_tls_ports = { }\n";
-    c += "legacy_ssl_ports = { }\n\n";
+    c += "c2s_direct_tls_ports = { }\n\n";
 
     c += "admins = { }\n";
     c += "modules_enabled = " +
