@@ -8,11 +8,13 @@
 
 #include "config/daemon_config.h"
 #include "host/system_host.h"
+#include "plugins/plugin_loader.h"
 #include "services/service_manager.h"
 
 #include <tails_server/escape.h>
 
 #include <algorithm>
+#include <map>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -135,7 +137,7 @@ TEST_CASE("lua_string: lua5.4 reads back every byte exactly") {
   CHECK(result.output == all);
 }
 
-TEST_CASE("prosody: plugin metadata and onion ports") {
+TEST_CASE("prosody: plugin metadata and options") {
   Fixture f;
   auto names = f.manager.service_names();
   REQUIRE(std::find(names.begin(), names.end(), "prosody") != names.end());
@@ -324,4 +326,87 @@ TEST_CASE("prosody: connection info") {
   CHECK(has_account);
   CHECK(info.instructions.find("SOCKS5") != std::string::npos);
   CHECK(info.instructions.find("9050") != std::string::npos);
+}
+
+namespace {
+
+// A ServiceContext with an onion address, for what the core's own context
+// cannot show yet (it has no onion keys in tests).
+class OnionContext : public tails_server::ServiceContext {
+ public:
+  OnionContext(tails_server::Host& host, std::map<std::string, std::string> options)
+      : host_(host), options_(std::move(options)) {}
+  tails_server::Host& host() const override { return host_; }
+  std::string option(std::string_view name) const override {
+    auto found = options_.find(std::string(name));
+    if (found == options_.end()) throw tails_server::OptionError("no option " + std::string(name));
+    return found->second;
+  }
+  std::string onion_address() const override { return onion; }
+  std::string listen_address() const override { return "127.0.0.1"; }
+  std::filesystem::path state_directory() const override { return host_.path("/var/lib/tails-server/prosody"); }
+  void install_packages(const std::vector<std::string>&) override { FAIL("install_packages called"); }
+  void start_unit(const std::string&) override { FAIL("start_unit called"); }
+  void stop_unit(const std::string&) override { FAIL("stop_unit called"); }
+
+  std::string onion = "tailstestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxd.onion";
+
+ private:
+  tails_server::Host& host_;
+  std::map<std::string, std::string> options_;
+};
+
+}  // namespace
+
+TEST_CASE("prosody: onion domain, onion ports and connection info (plugin loaded directly)") {
+  TempDir tmp("tails-server-prosody-onion");
+  SystemHost host(tmp.path());
+  tails_server::core::PluginLoader loader;
+  std::shared_ptr<tails_server::TailsService> service;
+  for (const auto& record : loader.load({TAILS_SERVER_PLUGIN_OUTPUT_DIR}))
+    if (record.name == "prosody" && record.service) service = record.service;
+  REQUIRE(service);
+
+  OnionContext context(host, {{"virtual-port", "5222"}, {"local-port", "47123"}, {"s2s-port", "47124"},
+                              {"motd", "hello"}});
+  auto ports = service->onion_ports(context);
+  REQUIRE(ports.size() == 2);
+  CHECK(ports[0].virtual_port == 5222);
+  CHECK(ports[0].target_port == 47123);
+  CHECK(ports[1].virtual_port == 5269);  // mod_onions always dials port 5269 of a remote onion
+  CHECK(ports[1].target_port == 47124);
+
+  service->configure(context);
+  const std::string cfg = plugin_test::read_file(tmp / "etc/prosody/prosody.cfg.lua");
+  INFO(cfg);
+  CHECK(cfg.find("VirtualHost \"" + context.onion + "\"\n") != std::string::npos);
+  CHECK(cfg.find("c2s_ports = { 47123 }") != std::string::npos);
+  CHECK(cfg.find("s2s_ports = { 47124 }") != std::string::npos);
+  CHECK(cfg.find("interfaces = { \"127.0.0.1\"; }") != std::string::npos);
+  CHECK(cfg.find("onions_only = true") != std::string::npos);
+  CHECK(cfg.find("allow_registration = false") != std::string::npos);
+  CHECK(cfg.find("Include") == std::string::npos);  // not Debian's conf.d
+  const fs::path crt = tmp / ("etc/prosody/certs/" + context.onion + ".crt");
+  RunResult subject =
+      host.run({"openssl", "x509", "-noout", "-subject", "-ext", "subjectAltName", "-in", crt.string()}, RunOptions{});
+  CHECK(subject.output.find("CN = " + context.onion) != std::string::npos);
+  CHECK(subject.output.find("DNS:" + context.onion) != std::string::npos);
+  CHECK(subject.output.find("DNS:*." + context.onion) != std::string::npos);
+
+  // A second configure keeps the certificate.
+  const std::string before = plugin_test::read_file(crt);
+  service->configure(context);
+  CHECK(plugin_test::read_file(crt) == before);
+
+  auto info = service->connection_info(context);
+  std::map<std::string, std::string> fields(info.fields.begin(), info.fields.end());
+  CHECK(fields["address"] == context.onion);
+  CHECK(fields["port"] == "5222");
+  CHECK(fields["account"] == "NAME@" + context.onion);
+  CHECK(fields["tls-fingerprint"].size() == 95);  // SHA-256 as 32 hex pairs with colons
+  CHECK(info.instructions.find("SOCKS5 proxy at 127.0.0.1, port 9050") != std::string::npos);
+
+  // A malformed onion address never reaches a command line or the config.
+  context.onion = "bad\"; os.execute('x').onion";
+  CHECK_THROWS_AS(service->configure(context), tails_server::HostError);
 }
