@@ -14,8 +14,9 @@ namespace tails_server::core {
 bool packages_installed(const std::vector<std::string>& packages,
                         const std::filesystem::path& status_file = "/var/lib/dpkg/status");
 
-// Whether a TCP socket listens on `port` (any address, IPv4 or IPv6), from
-// /proc/net/tcp and /proc/net/tcp6 of this network namespace.
+// Whether a TCP socket listens on `port` (any address, IPv4 or IPv6) in this
+// network namespace: asked of the kernel over sock_diag netlink, or read from
+// /proc/net/tcp{,6} where netlink is unavailable.
 bool port_listening(std::uint16_t port);
 
 // The ActiveState of systemd unit `unit` ("active", "failed", ...), or
