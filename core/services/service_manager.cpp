@@ -196,11 +196,7 @@ struct ServiceManager::Impl {
 ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
     : impl_(std::make_unique<Impl>(config, host)) {
   for (const auto& record : impl_->loader.load(config.plugin_dirs)) {
-    if (record.state != PluginState::Loaded) {
-      host.log(LogLevel::Warning, "plugin " + record.file.string() + " refused (" +
-                                      std::string(to_string(record.state)) + "): " + record.message);
-      continue;
-    }
+    if (record.state != PluginState::Loaded) continue;  // the daemon reports refusals
     auto entry = std::make_unique<Impl::Entry>();
     entry->service = record.service;
     entry->options = standard_options(*record.service);
