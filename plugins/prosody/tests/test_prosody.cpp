@@ -183,7 +183,7 @@ TEST_CASE("prosody: add-account refuses bad names and passwords with a clear err
   CHECK_FALSE(fs::exists(f.config_file()));
 }
 
-TEST_CASE("prosody: a hostile MOTD stays a string, and clients log in and get it") {
+TEST_CASE("prosody: a hostile MOTD stays a string and clients log in and get it") {
   Fixture f;
   const std::string t = f.tmp.path().string();
   // Each line tries another way out of a Lua string: closing the quote,
@@ -358,7 +358,7 @@ class OnionContext : public tails_server::ServiceContext {
 
 }  // namespace
 
-TEST_CASE("prosody: onion domain, onion ports and connection info (plugin loaded directly)") {
+TEST_CASE("prosody: onion domain and onion ports and connection info (plugin loaded directly)") {
   TempDir tmp("tails-server-prosody-onion");
   SystemHost host(tmp.path());
   tails_server::core::PluginLoader loader;
