@@ -107,6 +107,11 @@ void SystemHost::make_directory(const std::filesystem::path& directory, const Fi
     throw HostError("cannot set owner or mode of " + directory.string() + ": " + errno_text(errno));
 }
 
+void SystemHost::remove_file(const std::filesystem::path& file) {
+  if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+    throw HostError("cannot remove " + file.string() + ": " + errno_text(errno));
+}
+
 RunResult SystemHost::run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) throw HostError("run: empty command");
   std::optional<Account> account;

@@ -18,6 +18,7 @@ class SystemHost : public Host {
   void write_file(const std::filesystem::path& file, std::string_view content,
                   const FileSpec& spec) override;
   void make_directory(const std::filesystem::path& directory, const FileSpec& spec) override;
+  void remove_file(const std::filesystem::path& file) override;
   RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override;
   std::string random_password(std::size_t length) override;
   void log(LogLevel level, std::string_view message) override;

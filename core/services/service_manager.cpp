@@ -23,6 +23,7 @@ class PluginHost : public Host {
   void make_directory(const std::filesystem::path& directory, const FileSpec& spec) override {
     host_.make_directory(directory, spec);
   }
+  void remove_file(const std::filesystem::path& file) override { host_.remove_file(file); }
   RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override {
     return host_.run(argv, options);
   }
@@ -75,16 +76,6 @@ struct ServiceManager::Impl {
       host_.make_directory(dir, FileSpec{"root", "root", 0700});
       return dir;
     }
-    void install_packages(const std::vector<std::string>&) override {
-      throw HostError("installing packages is not available in this version of tails-serverd");
-    }
-    void start_unit(const std::string&) override {
-      throw HostError("starting units is not available in this version of tails-serverd");
-    }
-    void stop_unit(const std::string&) override {
-      throw HostError("stopping units is not available in this version of tails-serverd");
-    }
-
    private:
     Impl& impl_;
     Entry& entry_;

@@ -103,9 +103,6 @@ class FakeContext : public tails_server::ServiceContext {
   std::string onion_address() const override { return {}; }
   std::string listen_address() const override { return "127.0.0.1"; }
   fs::path state_directory() const override { return "/nonexistent"; }
-  void install_packages(const std::vector<std::string>&) override {}
-  void start_unit(const std::string&) override {}
-  void stop_unit(const std::string&) override {}
 };
 
 std::string ping(tails_server::TailsService& service) {

@@ -345,9 +345,6 @@ class OnionContext : public tails_server::ServiceContext {
   std::string onion_address() const override { return onion; }
   std::string listen_address() const override { return "127.0.0.1"; }
   std::filesystem::path state_directory() const override { return host_.path("/var/lib/tails-server/prosody"); }
-  void install_packages(const std::vector<std::string>&) override { FAIL("install_packages called"); }
-  void start_unit(const std::string&) override { FAIL("start_unit called"); }
-  void stop_unit(const std::string&) override { FAIL("stop_unit called"); }
 
   std::string onion = "tailstestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxd.onion";
 

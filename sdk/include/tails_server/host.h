@@ -70,6 +70,9 @@ class TAILS_SERVER_EXPORT Host {
   // applies `spec` to `directory`. Throws HostError.
   virtual void make_directory(const std::filesystem::path& directory, const FileSpec& spec) = 0;
 
+  // Removes `file` if it exists (not directories). Throws HostError.
+  virtual void remove_file(const std::filesystem::path& file) = 0;
+
   // Runs argv[0] (found in PATH) with the given arguments, without a shell,
   // and waits for it. Throws HostError if it cannot be started or times out;
   // a non-zero exit status is returned, not thrown.

@@ -35,11 +35,6 @@ class TAILS_SERVER_EXPORT ServiceContext {
   virtual std::string listen_address() const = 0;
   // A directory only root can read (0700), kept with the service's state.
   virtual std::filesystem::path state_directory() const = 0;
-
-  // Lifecycle work the core does for the default methods below.
-  virtual void install_packages(const std::vector<std::string>& packages) = 0;
-  virtual void start_unit(const std::string& unit) = 0;
-  virtual void stop_unit(const std::string& unit) = 0;
 };
 
 // One port of the onion service: clients connect to `virtual_port` at the
@@ -91,12 +86,21 @@ class TAILS_SERVER_EXPORT TailsService {
   std::uint16_t default_virtual_port = 0;  // defaults to default_target_port
   std::vector<ServiceCommand> commands;
 
-  // Installs the service's packages.
-  virtual void install(ServiceContext& context) { context.install_packages(packages); }
-  // Writes the service's configuration from its options. Default: nothing.
+  // Hooks around the work the core does itself (apt, systemd, Tor), which
+  // is asynchronous so the daemon stays responsive. Each default does
+  // nothing; override one only where the service needs more.
+
+  // After the core installed `packages`: extra set-up such as a system user.
+  virtual void install(ServiceContext&) {}
+  // Writes the service's configuration from its options.
   virtual void configure(ServiceContext&) {}
-  virtual void start(ServiceContext& context) { context.start_unit(systemd_service); }
-  virtual void stop(ServiceContext& context) { context.stop_unit(systemd_service); }
+  // After configure(), before the core starts `systemd_service`.
+  virtual void start(ServiceContext&) {}
+  // After the core stopped `systemd_service`.
+  virtual void stop(ServiceContext&) {}
+  // Before the core removes the service's data, state and the packages it
+  // installed: remove what only the plugin knows about.
+  virtual void uninstall(ServiceContext&) {}
 
   // The ports published on the onion service. Default: virtual-port to
   // local-port.
