@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tails_server::test {
+namespace tails_server::test::keys {
 
 // The bytes of a hex string (no separators).
 inline std::vector<std::uint8_t> from_hex(std::string_view hex) {
@@ -61,4 +61,4 @@ std::string error_of(const std::function<void()>& f) {
 
 inline bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
-}  // namespace tails_server::test
+}  // namespace tails_server::test::keys

@@ -1,4 +1,4 @@
-#include "tor_process.h"
+#include "offline_tor.h"
 
 #include <cerrno>
 #include <chrono>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace tails_server::test {
+namespace tails_server::test::keys {
 
 namespace {
 
@@ -33,7 +33,7 @@ std::string tail(const std::string& text, std::size_t count = 2000) {
 
 }  // namespace
 
-TorProcess::TorProcess(const std::filesystem::path& dir, const std::vector<std::string>& extra_config,
+OfflineTor::OfflineTor(const std::filesystem::path& dir, const std::vector<std::string>& extra_config,
                        bool control)
     : dir_(dir) {
   std::filesystem::create_directories(dir_ / "data");
@@ -68,7 +68,7 @@ TorProcess::TorProcess(const std::filesystem::path& dir, const std::vector<std::
   }
 }
 
-TorProcess::~TorProcess() {
+OfflineTor::~OfflineTor() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   for (int i = 0; i < 200; ++i) {
@@ -79,18 +79,18 @@ TorProcess::~TorProcess() {
   ::waitpid(pid_, nullptr, 0);
 }
 
-std::string TorProcess::log() const {
+std::string OfflineTor::log() const {
   return read_file(dir_ / "tor.out") + read_file(dir_ / "tor.log");
 }
 
-void TorProcess::wait_for_file(const std::filesystem::path& file, int seconds) const {
+void OfflineTor::wait_for_file(const std::filesystem::path& file, int seconds) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     std::error_code error;
     if (std::filesystem::file_size(file, error) > 0 && !error) return;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      const_cast<TorProcess*>(this)->pid_ = -1;
+      const_cast<OfflineTor*>(this)->pid_ = -1;
       throw std::runtime_error("tor exited (status " + std::to_string(status) + ") before writing " +
                                file.string() + "; its log:\n" + tail(log()));
     }
@@ -100,7 +100,7 @@ void TorProcess::wait_for_file(const std::filesystem::path& file, int seconds) c
                            " s; its log:\n" + tail(log()));
 }
 
-ControlConnection::ControlConnection(const TorProcess& tor) {
+TorControlClient::TorControlClient(const OfflineTor& tor) {
   tor.wait_for_file(tor.cookie_file());
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -135,11 +135,11 @@ ControlConnection::ControlConnection(const TorProcess& tor) {
   if (reply_code(auth) != 250) throw std::runtime_error("AUTHENTICATE failed: " + reply_text(auth));
 }
 
-ControlConnection::~ControlConnection() {
+TorControlClient::~TorControlClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string ControlConnection::read_line() {
+std::string TorControlClient::read_line() {
   while (true) {
     auto end = buffer_.find("\r\n");
     if (end != std::string::npos) {
@@ -157,7 +157,7 @@ std::string ControlConnection::read_line() {
   }
 }
 
-std::vector<std::string> ControlConnection::command(const std::string& line) {
+std::vector<std::string> TorControlClient::command(const std::string& line) {
   std::string data = line + "\r\n";
   std::size_t sent = 0;
   while (sent < data.size()) {
@@ -191,4 +191,4 @@ std::string reply_text(const std::vector<std::string>& reply) {
   return out;
 }
 
-}  // namespace tails_server::test
+}  // namespace tails_server::test::keys

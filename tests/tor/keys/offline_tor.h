@@ -7,19 +7,19 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace tails_server::test {
+namespace tails_server::test::keys {
 
-class TorProcess {
+class OfflineTor {
  public:
   // Starts `tor` (from $PATH, or $TOR) with DataDirectory <dir>/data (0700),
   // its log in <dir>/tor.log, and the given extra torrc lines. With
   // `control`, also a ControlSocket <dir>/data/control with cookie
   // authentication. Throws std::runtime_error if tor cannot be started.
-  TorProcess(const std::filesystem::path& dir, const std::vector<std::string>& extra_config, bool control);
+  OfflineTor(const std::filesystem::path& dir, const std::vector<std::string>& extra_config, bool control);
   // Stops tor (SIGTERM, then SIGKILL after 10 s) and reaps it.
-  ~TorProcess();
-  TorProcess(const TorProcess&) = delete;
-  TorProcess& operator=(const TorProcess&) = delete;
+  ~OfflineTor();
+  OfflineTor(const OfflineTor&) = delete;
+  OfflineTor& operator=(const OfflineTor&) = delete;
 
   // Waits until `file` exists and is not empty. Throws std::runtime_error,
   // with the end of tor's log, if tor exits first or `seconds` pass.
@@ -35,15 +35,15 @@ class TorProcess {
   pid_t pid_ = -1;
 };
 
-class ControlConnection {
+class TorControlClient {
  public:
   // Connects to tor's control socket (waiting up to 30 s for it to appear)
   // and authenticates with the cookie: PROTOCOLINFO 1, then AUTHENTICATE
   // <cookie hex>. Throws std::runtime_error with tor's reply on failure.
-  explicit ControlConnection(const TorProcess& tor);
-  ~ControlConnection();
-  ControlConnection(const ControlConnection&) = delete;
-  ControlConnection& operator=(const ControlConnection&) = delete;
+  explicit TorControlClient(const OfflineTor& tor);
+  ~TorControlClient();
+  TorControlClient(const TorControlClient&) = delete;
+  TorControlClient& operator=(const TorControlClient&) = delete;
 
   // Sends `line` + CRLF and returns the reply's lines (without CRLF), the
   // last one being "NNN text". Times out after 30 s with std::runtime_error.
@@ -60,4 +60,4 @@ int reply_code(const std::vector<std::string>& reply);
 // The reply's lines joined with " | ", for messages.
 std::string reply_text(const std::vector<std::string>& reply);
 
-}  // namespace tails_server::test
+}  // namespace tails_server::test::keys

@@ -1,10 +1,11 @@
 #include <doctest/doctest.h>
 
-#include "test_support.h"
+#include "key_test_support.h"
 #include "tor/keys/base32.h"
 
 using namespace tails_server::core;
 using namespace tails_server::test;
+using namespace tails_server::test::keys;
 
 namespace {
 

@@ -2,13 +2,14 @@
 
 #include <sodium.h>
 
-#include "test_support.h"
+#include "key_test_support.h"
 #include "tor/keys/base32.h"
 #include "tor/keys/client_auth.h"
 #include "tor/keys/onion_key.h"
 
 using namespace tails_server::core;
 using namespace tails_server::test;
+using namespace tails_server::test::keys;
 
 namespace {
 

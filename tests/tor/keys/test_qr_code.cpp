@@ -3,10 +3,11 @@
 #include <sstream>
 
 #include "qr/qr_code.h"
-#include "test_support.h"
+#include "key_test_support.h"
 
 using namespace tails_server::core;
 using namespace tails_server::test;
+using namespace tails_server::test::keys;
 
 namespace {
 

@@ -4,13 +4,14 @@
 #include <sys/stat.h>
 
 #include "temp_dir.h"
-#include "test_support.h"
+#include "key_test_support.h"
 #include "tor/keys/client_auth.h"
 #include "tor/keys/onion_key.h"
-#include "tor_process.h"
+#include "offline_tor.h"
 
 using namespace tails_server::core;
 using namespace tails_server::test;
+using namespace tails_server::test::keys;
 
 namespace {
 
@@ -24,7 +25,7 @@ std::string trim_newline(std::string text) {
 TEST_CASE("a key that tor generated imports to the address in tor's hostname file") {
   TempDir dir("tails-server-tor-keys");
   auto hs = dir / "hs";
-  TorProcess tor(dir.path(), {"HiddenServiceDir " + hs.string(), "HiddenServicePort 80 127.0.0.1:9"}, false);
+  OfflineTor tor(dir.path(), {"HiddenServiceDir " + hs.string(), "HiddenServicePort 80 127.0.0.1:9"}, false);
   tor.wait_for_file(hs / "hostname");
   tor.wait_for_file(hs / "hs_ed25519_public_key");
 
@@ -46,7 +47,7 @@ TEST_CASE("tor serves our generated key at our address") {
   key.save(hs / "hs_ed25519_secret_key");
   std::string written = read_file(hs / "hs_ed25519_secret_key");
 
-  TorProcess tor(dir.path(), {"HiddenServiceDir " + hs.string(), "HiddenServicePort 80 127.0.0.1:9"}, false);
+  OfflineTor tor(dir.path(), {"HiddenServiceDir " + hs.string(), "HiddenServicePort 80 127.0.0.1:9"}, false);
   tor.wait_for_file(hs / "hostname");
   CHECK(trim_newline(read_file(hs / "hostname")) == key.hostname());
   // Tor kept our key.
@@ -63,8 +64,8 @@ TEST_CASE("tor accepts our onion key blob and client keys over the control port"
   std::filesystem::permissions(auth_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
   write_file(auth_dir / "friend.auth_private", stored.auth_private_line(stored_for.hostname()) + "\n");
 
-  TorProcess tor(dir.path(), {"ClientOnionAuthDir " + auth_dir.string()}, true);
-  ControlConnection control(tor);
+  OfflineTor tor(dir.path(), {"ClientOnionAuthDir " + auth_dir.string()}, true);
+  TorControlClient control(tor);
 
   // Server side: ADD_ONION with our key blob and our client's public key.
   OnionKey key = OnionKey::generate();
