@@ -517,7 +517,7 @@ void ControlConnection::add_onion(const std::string& key_blob, const std::vector
   if (key.rfind("ED25519-V3:", 0) == 0) key.remove_prefix(11);
   if (key.empty() || key.size() > 200 || !only_chars(key, "+/=", true))
     throw std::invalid_argument("expected the ADD_ONION key as base64 (optionally after \"ED25519-V3:\"), "
-                                "found " + std::to_string(key.size()) + " bytes that are not (key not shown)");
+                                "found " + std::to_string(key.size()) + " bytes with other characters (the key is not shown)");
   if (ports.empty()) throw std::invalid_argument("expected at least one port for ADD_ONION, found none");
   std::string flags;
   if (detach) flags = "Detach";

@@ -346,7 +346,7 @@ void OnionPublisher::start() {
 void OnionPublisher::set(const std::string& name, const OnionSpec& spec) {
   auto [it, added] = impl_->entries.try_emplace(name);
   Impl::Entry& e = it->second;
-  if (!added && e.wanted && e.desired == spec) return;
+  if (!added && e.wanted && !e.failed && e.desired == spec) return;
   e.desired = spec;
   e.wanted = true;
   e.failed = false;

@@ -179,7 +179,7 @@ TEST_CASE("Commands with CR or LF are refused") {
                   std::invalid_argument);
   CHECK_THROWS_WITH_AS(f.connection.add_onion("bad key\r\n", {{80, ""}}, {}, true,
                                               [](const std::string&, const std::string&) {}),
-                       doctest::Contains("(key not shown)"), std::invalid_argument);
+                       doctest::Contains("(the key is not shown)"), std::invalid_argument);
 }
 
 TEST_CASE("The publisher marks a service published at the first HS_DESC UPLOADED for its address") {

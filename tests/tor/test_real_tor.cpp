@@ -291,6 +291,11 @@ TEST_CASE("The publisher reports an onion tor refuses as an error") {
   p.publisher.set("web", OnionSpec{"Zm9v", {{80, ""}}, {}, ""});
   REQUIRE(p.wait_onion(OnionState::Error));
   CHECK(p.publisher.status("web")->error == "ADD_ONION failed: 512 Failed to decode ED25519-V3 key");
+  // A corrected spec is tried at once.
+  p.publisher.set("web", OnionSpec{rfc8032_key, {{80, ""}}, {}, ""});
+  REQUIRE(p.wait_onion(OnionState::Announcing));
+  CHECK(p.publisher.status("web")->service_id == rfc8032_id);
+  CHECK(p.publisher.status("web")->error == "");
 }
 
 TEST_CASE("The publisher reports tor not running when nothing listens") {
