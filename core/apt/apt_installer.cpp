@@ -309,7 +309,10 @@ struct AptInstaller::Impl {
                                     join_names(missing) + " as installed"};
       }
       op.new_packages = added;
-      if (added.empty()) return fail(op.failure->kind, op.failure->message + "; nothing was installed");
+      if (added.empty())
+        return fail(op.failure->kind, op.failure->kind == AptErrorKind::Failed
+                                          ? op.failure->message + "; nothing was installed"
+                                          : op.failure->message);
       progress({AptStage::Remove, 0, "", "Rolling back: purging " + join_names(added)});
       run_apt("purge", added, AptStage::Remove, [this](int purge_status) {
         AptDiagnosis purge_diagnosis = diagnosis;
