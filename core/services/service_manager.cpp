@@ -237,6 +237,8 @@ ServiceManager::~ServiceManager() {
 
 const std::vector<PluginRecord>& ServiceManager::plugins() const { return impl_->loader.records(); }
 
+Host& ServiceManager::host() const { return impl_->host; }
+
 std::vector<std::string> ServiceManager::service_names() const {
   std::vector<std::string> names;
   for (const auto& entry : impl_->entries) names.push_back(entry->service->name);
@@ -356,9 +358,82 @@ std::string ServiceManager::reset_option(const std::string& service, const std::
   return impl_->value(entry, opt.name());
 }
 
-void ServiceManager::configure(const std::string& service) {
+void ServiceManager::configure(const std::string& service) { run_hook(service, Hook::Configure); }
+
+const TailsService& ServiceManager::service(const std::string& service) const {
+  return *impl_->find(service).service;
+}
+
+void ServiceManager::run_hook(const std::string& service, Hook hook) {
   auto& entry = impl_->find(service);
-  impl_->call_plugin(entry, "configuring", [&] { entry.service->configure(*entry.context); });
+  auto& plugin = *entry.service;
+  auto& context = *entry.context;
+  switch (hook) {
+    case Hook::Install:
+      return impl_->call_plugin(entry, "setting up", [&] { plugin.install(context); });
+    case Hook::Configure:
+      return impl_->call_plugin(entry, "configuring", [&] { plugin.configure(context); });
+    case Hook::Start:
+      return impl_->call_plugin(entry, "preparing to start", [&] { plugin.start(context); });
+    case Hook::Stop:
+      return impl_->call_plugin(entry, "stopping", [&] { plugin.stop(context); });
+    case Hook::Uninstall:
+      return impl_->call_plugin(entry, "uninstalling", [&] { plugin.uninstall(context); });
+  }
+}
+
+std::vector<std::uint16_t> ServiceManager::local_ports(const std::string& service) const {
+  const auto& entry = impl_->find(service);
+  std::vector<std::uint16_t> ports;
+  for (const auto& option : entry.options) {
+    auto* port = dynamic_cast<const PortOption*>(option.get());
+    if (port && port->is_local()) ports.push_back(static_cast<std::uint16_t>(std::stoi(impl_->value(entry, port->name()))));
+  }
+  return ports;
+}
+
+bool ServiceManager::enabled(const std::string& service) const { return impl_->find(service).state.enabled; }
+
+void ServiceManager::set_enabled(const std::string& service, bool enabled) {
+  auto& entry = impl_->find(service);
+  if (entry.state.enabled == enabled) return;
+  entry.state.enabled = enabled;
+  try {
+    impl_->save(entry);
+  } catch (...) {
+    entry.state.enabled = !enabled;
+    throw;
+  }
+}
+
+std::vector<std::string> ServiceManager::packages_installed_by_us(const std::string& service) const {
+  return impl_->find(service).state.packages_installed_by_us;
+}
+
+void ServiceManager::add_packages_installed_by_us(const std::string& service,
+                                                   const std::vector<std::string>& packages) {
+  auto& entry = impl_->find(service);
+  auto previous = entry.state;
+  for (const auto& package : packages) {
+    auto& ours = entry.state.packages_installed_by_us;
+    if (std::find(ours.begin(), ours.end(), package) == ours.end()) ours.push_back(package);
+  }
+  try {
+    impl_->save(entry);
+  } catch (...) {
+    entry.state = std::move(previous);
+    throw;
+  }
+}
+
+void ServiceManager::forget(const std::string& service) {
+  auto& entry = impl_->find(service);
+  entry.state = ServiceState{};
+  entry.state_error.clear();
+  impl_->store.remove(service);
+  std::error_code ignored;
+  std::filesystem::remove_all(impl_->store.directory() / service, ignored);
+  impl_->generate_secrets(entry);
 }
 
 ConnectionInfo ServiceManager::connection_info(const std::string& service) const {

@@ -79,6 +79,8 @@ class ServiceManager {
   ~ServiceManager();
 
   const std::vector<PluginRecord>& plugins() const;
+  // The host the services' paths and files go through.
+  Host& host() const;
   // Names of the loaded services, in load order.
   std::vector<std::string> service_names() const;
 
@@ -98,6 +100,25 @@ class ServiceManager {
   // Writes the service's configuration through the plugin.
   void configure(const std::string& service);
   ConnectionInfo connection_info(const std::string& service) const;
+  // The plugin's service object: its attributes (packages, unit, paths).
+  const TailsService& service(const std::string& service) const;
+  // Runs one of the plugin's lifecycle hooks; a plugin's exception becomes
+  // ServiceError (InvalidValue for an OptionError, else Failed).
+  enum class Hook { Install, Configure, Start, Stop, Uninstall };
+  void run_hook(const std::string& service, Hook hook);
+  // The values of the service's local port options, local-port first.
+  std::vector<std::uint16_t> local_ports(const std::string& service) const;
+
+  // Durable lifecycle facts, saved with the options. Throw ServiceError.
+  bool enabled(const std::string& service) const;
+  void set_enabled(const std::string& service, bool enabled);
+  std::vector<std::string> packages_installed_by_us(const std::string& service) const;
+  void add_packages_installed_by_us(const std::string& service, const std::vector<std::string>& packages);
+  // Forgets everything stored for the service (options back to their
+  // defaults with new secrets, no packages, disabled) and removes its state
+  // directory.
+  void forget(const std::string& service);
+
   // Runs one of the plugin's commands; returns its message.
   std::string run_command(const std::string& service, const std::string& command,
                           const std::vector<std::string>& arguments, const std::string& secret);

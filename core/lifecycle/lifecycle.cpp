@@ -1,0 +1,342 @@
+#include "lifecycle/lifecycle.h"
+
+#include "apt/apt_installer.h"
+#include "services/system_probe.h"
+#include "systemd/journal.h"
+#include "systemd/port_wait.h"
+#include "systemd/unit_control.h"
+
+#include <cstdio>
+#include <map>
+
+namespace tails_server::core {
+
+namespace {
+
+std::string join_packages(const std::vector<std::string>& packages) {
+  std::string out;
+  for (const auto& p : packages) out += (out.empty() ? "" : " ") + p;
+  return out;
+}
+
+}  // namespace
+
+struct Lifecycle::Impl {
+  Impl(ServiceManager& manager_, sd_event* event_, sd_bus* bus_, Changed on_change_, Options options_)
+      : manager(manager_),
+        event(event_),
+        on_change(std::move(on_change_)),
+        options(std::move(options_)),
+        apt(event_, apt_options(options)),
+        units(bus_) {}
+
+  static AptInstaller::Options apt_options(const Options& options) {
+    AptInstaller::Options apt;
+    apt.apt_arguments = options.apt_arguments;
+    return apt;
+  }
+
+  ServiceManager& manager;
+  sd_event* event;
+  Changed on_change;
+  Options options;
+  AptInstaller apt;
+  UnitControl units;
+  std::map<std::string, std::string> operations;  // service → state of the operation in progress
+  std::map<std::string, UnitWatch> watches;       // units of enabled services
+  std::map<std::string, PortWait> port_waits;
+  std::map<std::string, std::string> last_state;  // last state reported, to report changes only
+
+  void emit(const std::string& service, const std::string& state, int percent = -1, const std::string& message = {}) {
+    if (percent < 0 && message.empty()) {
+      auto& last = last_state[service];
+      if (last == state) return;
+      last = state;
+    } else {
+      last_state[service] = state;
+    }
+    if (on_change) on_change(StateChange{service, state, percent, message});
+  }
+
+  // Reports the service's real state now (after an operation or a change).
+  void emit_current(const std::string& service) { emit(service, compute(service).state); }
+
+  void begin(const std::string& service, const std::string& state) {
+    if (auto running = operations.find(service); running != operations.end())
+      throw LifecycleError(LifecycleErrorCode::Busy,
+                           "busy: " + service + " is " + running->second + "; try again when it is done");
+    operations[service] = state;
+    emit(service, state, state == "installing" || state == "uninstalling" ? 0 : -1);
+  }
+
+  void finish(const std::string& service, const Done& done, std::optional<LifecycleError> error) {
+    operations.erase(service);
+    if (error) emit(service, "failed", -1, error->what());
+    last_state.erase(service);
+    emit_current(service);
+    done(std::move(error));
+  }
+
+  static LifecycleError failed(const std::string& message) {
+    return LifecycleError(LifecycleErrorCode::Failed, message);
+  }
+
+  LifecycleStatus compute(const std::string& service) {
+    const auto& svc = manager.service(service);
+    LifecycleStatus status;
+    status.installed = packages_installed(svc.packages);
+    status.enabled = manager.enabled(service);
+    if (status.installed) {
+      bool active = false;
+      if (auto watch = watches.find(service); watch != watches.end()) {
+        active = watch->second.state().active_state == "active";
+      } else {
+        try {
+          active = units.unit_state(svc.systemd_service).active_state == "active";
+        } catch (const std::exception&) {
+          active = false;  // systemd cannot be asked: nothing runs under it
+        }
+      }
+      status.running = active;
+      if (active)
+        for (auto port : manager.local_ports(service))
+          if (!port_listening(port)) status.running = false;
+    }
+    if (auto op = operations.find(service); op != operations.end()) {
+      status.state = op->second;
+      status.operation = op->second;
+    } else if (!status.installed) {
+      status.state = "not-installed";
+    } else if (status.running) {
+      status.state = "running";
+    } else if (status.enabled) {
+      status.state = "stopped-unexpectedly";
+    } else {
+      status.state = "stopped";
+    }
+    return status;
+  }
+
+  // Follows an enabled service's unit, reporting changes (no polling: the
+  // unit's PropertiesChanged signals drive it).
+  void watch(const std::string& service) {
+    const auto& unit = manager.service(service).systemd_service;
+    try {
+      watches[service] = units.watch(unit, [this, service](const UnitState& state) {
+        if (operations.count(service)) return;
+        if (state.active_state == "active") {
+          // Active is not yet listening: report once the ports listen.
+          auto ports = manager.local_ports(service);
+          port_waits[service] = wait_for_port(event, ports.front(), std::chrono::seconds(30),
+                                              [this, service](std::optional<std::string>) {
+                                                emit_current(service);
+                                              });
+          return;
+        }
+        port_waits.erase(service);
+        emit_current(service);
+      });
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "<4>cannot watch %s: %s\n", unit.c_str(), error.what());
+    }
+  }
+
+  // Waits for each of `ports` in turn, then calls `done`.
+  void wait_ports(const std::string& service, std::vector<std::uint16_t> ports,
+                  std::function<void(std::optional<std::string>)> done) {
+    if (ports.empty()) return done(std::nullopt);
+    auto port = ports.front();
+    ports.erase(ports.begin());
+    port_waits[service] = wait_for_port(
+        event, port, options.port_timeout,
+        [this, service, ports, done](std::optional<std::string> error) mutable {
+          if (error) return done(error);
+          wait_ports(service, std::move(ports), std::move(done));
+        });
+  }
+};
+
+Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options)
+    : impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
+  for (const auto& name : manager.service_names())
+    if (manager.enabled(name)) impl_->watch(name);
+}
+
+Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change)
+    : Lifecycle(manager, event, bus, std::move(on_change), Options{}) {}
+
+Lifecycle::~Lifecycle() = default;
+
+LifecycleStatus Lifecycle::status(const std::string& service) { return impl_->compute(service); }
+
+void Lifecycle::install(const std::string& service, Done done) {
+  auto& impl = *impl_;
+  const auto& packages = impl.manager.service(service).packages;
+  if (impl.apt.busy())
+    throw LifecycleError(LifecycleErrorCode::Busy, "busy: " + impl.apt.current_operation() +
+                                                       "; one installation at a time, try again when it is done");
+  impl.begin(service, "installing");
+  auto progress = [&impl, service](const AptProgress& p) {
+    impl.emit(service, "installing", p.percent, p.message);
+  };
+  auto finished = [&impl, service, done](const AptResult& result) {
+    if (!result.ok()) return impl.finish(service, done, Impl::failed(result.error));
+    try {
+      impl.manager.add_packages_installed_by_us(service, result.installed);
+      impl.emit(service, "installing", 100, "Setting up " + service);
+      impl.manager.run_hook(service, ServiceManager::Hook::Install);
+      impl.manager.run_hook(service, ServiceManager::Hook::Configure);
+    } catch (const std::exception& error) {
+      return impl.finish(service, done,
+                         Impl::failed("the packages of " + service + " are installed, but " + error.what()));
+    }
+    impl.finish(service, done, std::nullopt);
+  };
+  try {
+    AptRequestOptions request;
+    request.requester = service;
+    impl.apt.install(packages, progress, finished, request);
+  } catch (const AptError& error) {
+    impl.operations.erase(service);
+    impl.emit_current(service);
+    throw LifecycleError(error.kind() == AptErrorKind::Busy ? LifecycleErrorCode::Busy : LifecycleErrorCode::Failed,
+                         error.what());
+  }
+}
+
+void Lifecycle::enable(const std::string& service, Done done) {
+  auto& impl = *impl_;
+  const auto& svc = impl.manager.service(service);
+  if (!packages_installed(svc.packages))
+    throw LifecycleError(LifecycleErrorCode::NotInstalled,
+                         service + " is not installed (packages: " + join_packages(svc.packages) +
+                             "); install it first: tails-server install " + service);
+  impl.begin(service, "starting");
+  std::string unit = svc.systemd_service;
+  try {
+    impl.manager.run_hook(service, ServiceManager::Hook::Configure);
+    impl.manager.run_hook(service, ServiceManager::Hook::Start);
+  } catch (const std::exception& error) {
+    return impl.finish(service, done, Impl::failed(error.what()));
+  }
+  // Firewall rules and the onion service are added here by later work.
+  auto started = [&impl, service, unit, done](std::optional<UnitError> error) {
+    if (error) return impl.finish(service, done, Impl::failed(error->what()));
+    impl.wait_ports(service, impl.manager.local_ports(service),
+                    [&impl, service, unit, done](std::optional<std::string> error) {
+                      impl.port_waits.erase(service);
+                      if (error) {
+                        std::string message = service + " did not start listening: " + *error +
+                                              "; last lines of " + unit + ":\n" + journal_tail_text(unit);
+                        impl.units.stop(unit, [](std::optional<UnitError>) {});
+                        return impl.finish(service, done, Impl::failed(message));
+                      }
+                      try {
+                        impl.manager.set_enabled(service, true);
+                      } catch (const std::exception& e) {
+                        return impl.finish(service, done, Impl::failed(e.what()));
+                      }
+                      impl.watch(service);
+                      impl.finish(service, done, std::nullopt);
+                    });
+  };
+  try {
+    impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
+      if (error) return impl.finish(service, done, Impl::failed(error->what()));
+      impl.units.start(unit, started);
+    });
+  } catch (const std::exception& error) {
+    impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
+  }
+}
+
+void Lifecycle::disable(const std::string& service, Done done) {
+  auto& impl = *impl_;
+  std::string unit = impl.manager.service(service).systemd_service;
+  impl.begin(service, "stopping");
+  impl.watches.erase(service);
+  impl.port_waits.erase(service);
+  try {
+    impl.units.stop(unit, [&impl, service, done](std::optional<UnitError> error) {
+      if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
+        return impl.finish(service, done, Impl::failed(error->what()));
+      try {
+        impl.manager.run_hook(service, ServiceManager::Hook::Stop);
+        impl.manager.set_enabled(service, false);
+      } catch (const std::exception& e) {
+        return impl.finish(service, done, Impl::failed(e.what()));
+      }
+      impl.finish(service, done, std::nullopt);
+    });
+  } catch (const std::exception& error) {
+    impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
+  }
+}
+
+void Lifecycle::uninstall(const std::string& service, Done done) {
+  auto& impl = *impl_;
+  const auto& svc = impl.manager.service(service);
+  if (impl.apt.busy())
+    throw LifecycleError(LifecycleErrorCode::Busy, "busy: " + impl.apt.current_operation() +
+                                                       "; one installation at a time, try again when it is done");
+  impl.begin(service, "uninstalling");
+  impl.watches.erase(service);
+  impl.port_waits.erase(service);
+  std::string unit = svc.systemd_service;
+  std::vector<std::string> paths = svc.persistent_paths;
+
+  // After the unit is stopped: the plugin's hook, the packages, the data.
+  auto remove_everything = [&impl, service, paths, done]() {
+    try {
+      impl.manager.run_hook(service, ServiceManager::Hook::Uninstall);
+    } catch (const std::exception& error) {
+      return impl.finish(service, done, Impl::failed(error.what()));
+    }
+    auto remove_data = [&impl, service, paths, done]() {
+      try {
+        auto& host = impl.manager.host();
+        for (const auto& path : paths) {
+          std::error_code error;
+          std::filesystem::remove_all(host.path(path), error);
+          if (error) throw std::runtime_error("cannot remove " + path + ": " + error.message());
+        }
+        impl.manager.forget(service);
+      } catch (const std::exception& error) {
+        return impl.finish(service, done, Impl::failed(error.what()));
+      }
+      impl.finish(service, done, std::nullopt);
+    };
+    auto ours = impl.manager.packages_installed_by_us(service);
+    if (ours.empty()) return remove_data();
+    auto progress = [&impl, service](const AptProgress& p) {
+      impl.emit(service, "uninstalling", p.percent, p.message);
+    };
+    try {
+      AptRequestOptions request;
+      request.requester = service;
+      impl.apt.purge(ours, progress, [&impl, service, done, remove_data](const AptResult& result) {
+        if (!result.ok()) return impl.finish(service, done, Impl::failed(result.error));
+        remove_data();
+      }, request);
+    } catch (const std::exception& error) {
+      impl.finish(service, done, Impl::failed(error.what()));
+    }
+  };
+
+  try {
+    impl.units.stop(unit, [&impl, service, done, remove_everything](std::optional<UnitError> error) {
+      if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
+        return impl.finish(service, done, Impl::failed(error->what()));
+      try {
+        impl.manager.set_enabled(service, false);
+      } catch (const std::exception& e) {
+        return impl.finish(service, done, Impl::failed(e.what()));
+      }
+      remove_everything();
+    });
+  } catch (const std::exception&) {
+    remove_everything();  // no systemd to ask: nothing of ours runs
+  }
+}
+
+}  // namespace tails_server::core

@@ -1,0 +1,106 @@
+// The life of a service: install, enable, disable, uninstall and status.
+//
+// The long work (apt, systemd jobs, waiting for a port) runs asynchronously
+// on the daemon's event loop; the plugin's hooks (TailsService::install,
+// configure, start, stop, uninstall) run synchronously between the steps.
+// Every change of a service's state is reported through one callback, which
+// the daemon turns into its StateChanged D-Bus signal.
+#pragma once
+
+#include "services/service_manager.h"
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace tails_server::core {
+
+// The states a service goes through, as the front ends show them.
+//   not-installed, installing, installed (= stopped), starting, running,
+//   stopping, stopped-unexpectedly, uninstalling, failed
+// "failed" is transient: it reports an operation's failure and is followed by
+// the service's real state.
+struct StateChange {
+  std::string service;
+  std::string state;
+  int percent = -1;     // 0..100 while installing or uninstalling, else -1
+  std::string message;  // e.g. "Unpacking mumble-server", or the error
+};
+
+// The full, current truth about one service.
+struct LifecycleStatus {
+  bool installed = false;  // every package is installed (dpkg)
+  bool running = false;    // the unit is active and every local port listens
+  bool published = false;  // the onion descriptor was uploaded (onion issue)
+  bool enabled = false;    // the user enabled it (it should be running)
+  std::string address;     // "<56>.onion" or empty
+  std::string state;       // one of the states above
+  std::string operation;   // the operation in progress, e.g. "installing 45%", or empty
+};
+
+// An operation could not start or failed. `code` says why in a way the
+// daemon maps to a D-Bus error name.
+enum class LifecycleErrorCode { Busy, NotInstalled, Failed };
+class LifecycleError : public std::runtime_error {
+ public:
+  LifecycleError(LifecycleErrorCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  LifecycleErrorCode code() const { return code_; }
+
+ private:
+  LifecycleErrorCode code_;
+};
+
+class Lifecycle {
+ public:
+  // Called once when an operation ends: nothing on success, or the error.
+  using Done = std::function<void(std::optional<LifecycleError> error)>;
+  using Changed = std::function<void(const StateChange&)>;
+
+  struct Options {
+    // How long enable() waits for the service's ports to listen.
+    std::chrono::milliseconds port_timeout{std::chrono::seconds(60)};
+    // Extra apt-get arguments (tests point apt at a local repository).
+    std::vector<std::string> apt_arguments;
+  };
+
+  // `bus` is the daemon's system bus connection, attached to `event`. The
+  // daemon must block SIGCHLD before creating this (apt's children are
+  // watched through it). Starts watching the units of enabled services.
+  Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options);
+  Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change);
+  ~Lifecycle();
+  Lifecycle(const Lifecycle&) = delete;
+  Lifecycle& operator=(const Lifecycle&) = delete;
+
+  // Each starts the operation and returns at once; `done` runs later from
+  // the loop. Throws ServiceError (no such service) or LifecycleError (Busy:
+  // another operation on this service, or another install or uninstall
+  // runs; NotInstalled for enable of a service whose packages are missing).
+  //
+  // install: apt-get the packages (progress reported), record the ones we
+  // installed, then the plugin's install() and configure().
+  void install(const std::string& service, Done done);
+  // enable: configure(), start(), systemd StartUnit, wait until every local
+  // port listens; the service is then marked enabled.
+  void enable(const std::string& service, Done done);
+  // disable: systemd StopUnit, stop(); the service is marked disabled.
+  void disable(const std::string& service, Done done);
+  // uninstall: disable if needed, the plugin's uninstall(), remove the
+  // persistent paths (the service's data) and its state, and purge the
+  // packages we installed (never ones that were there before).
+  void uninstall(const std::string& service, Done done);
+
+  LifecycleStatus status(const std::string& service);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tails_server::core
