@@ -22,4 +22,13 @@ const char* error_name(core::ErrorCode code) {
   return dbus_api::error::failed;
 }
 
+const char* error_name(core::LifecycleErrorCode code) {
+  switch (code) {
+    case core::LifecycleErrorCode::Busy: return dbus_api::error::busy;
+    case core::LifecycleErrorCode::NotInstalled: return dbus_api::error::not_installed;
+    case core::LifecycleErrorCode::Failed: return dbus_api::error::failed;
+  }
+  return dbus_api::error::failed;
+}
+
 }  // namespace tails_server::daemon

@@ -2,6 +2,7 @@
 // return codes become exceptions.
 #pragma once
 
+#include "lifecycle/lifecycle.h"
 #include "services/service_manager.h"
 
 #include <stdexcept>
@@ -28,5 +29,7 @@ int check(int r, std::string_view what);
 
 // The D-Bus error name for a ServiceManager error code.
 const char* error_name(core::ErrorCode code);
+// The D-Bus error name for a Lifecycle error code.
+const char* error_name(core::LifecycleErrorCode code);
 
 }  // namespace tails_server::daemon

@@ -5,7 +5,9 @@
 #include "log.h"
 
 #include <array>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +37,10 @@ int reply_guarded(sd_bus_message* call, Body&& body) noexcept {
     return 1;
   } catch (const core::ServiceError& e) {
     if (e.code() == core::ErrorCode::Failed || e.code() == core::ErrorCode::StateError)
+      log::warning(std::string(member(call)) + " failed: " + e.what());
+    return reply_error(call, error_name(e.code()), e.what());
+  } catch (const core::LifecycleError& e) {
+    if (e.code() == core::LifecycleErrorCode::Failed)
       log::warning(std::string(member(call)) + " failed: " + e.what());
     return reply_error(call, error_name(e.code()), e.what());
   } catch (const BusError& e) {
@@ -122,15 +128,15 @@ BusServer& server(void* userdata) { return *static_cast<BusServer*>(userdata); }
 
 const sd_bus_vtable BusServer::vtable_[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("ListServices", "", , "a(ssbbbs)", SD_BUS_PARAM(services),
+    SD_BUS_METHOD_WITH_NAMES("ListServices", "", , "a(ssbbbss)", SD_BUS_PARAM(services),
                              &BusServer::list_services, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("ListPlugins", "", , "a(ssss)", SD_BUS_PARAM(plugins),
                              &BusServer::list_plugins, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("GetInfo", "s", SD_BUS_PARAM(service), "a{sv}", SD_BUS_PARAM(info),
                              &BusServer::get_info, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("GetStatus", "s", SD_BUS_PARAM(service), "bbbs",
+    SD_BUS_METHOD_WITH_NAMES("GetStatus", "s", SD_BUS_PARAM(service), "bbbbss",
                              SD_BUS_PARAM(installed) SD_BUS_PARAM(running) SD_BUS_PARAM(published)
-                                 SD_BUS_PARAM(address),
+                                 SD_BUS_PARAM(enabled) SD_BUS_PARAM(address) SD_BUS_PARAM(state),
                              &BusServer::get_status, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("GetOptions", "s", SD_BUS_PARAM(service), "a(sssssbbb)",
                              SD_BUS_PARAM(options), &BusServer::get_options, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -155,12 +161,36 @@ const sd_bus_vtable BusServer::vtable_[] = {
                              SD_BUS_PARAM(fields) SD_BUS_PARAM(instructions),
                              &BusServer::get_connection_info,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("Install", "s", SD_BUS_PARAM(service), "", , &BusServer::install,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Enable", "s", SD_BUS_PARAM(service), "", , &BusServer::enable,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Disable", "s", SD_BUS_PARAM(service), "", , &BusServer::disable,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Uninstall", "s", SD_BUS_PARAM(service), "", , &BusServer::uninstall,
+                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_NAMES("OptionChanged", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), 0),
+    SD_BUS_SIGNAL_WITH_NAMES("StateChanged", "ssis",
+                             SD_BUS_PARAM(service) SD_BUS_PARAM(state) SD_BUS_PARAM(percent)
+                                 SD_BUS_PARAM(message),
+                             0),
     SD_BUS_VTABLE_END,
 };
 
-BusServer::BusServer(sd_bus* bus, core::ServiceManager& manager, Authorizer& authorizer)
-    : bus_(bus), manager_(manager), authorizer_(authorizer) {
+void emit_state_changed(sd_bus* bus, const core::StateChange& change) noexcept {
+  // Progress steps are many; the log keeps the transitions only.
+  if (change.percent < 0)
+    log::info(change.service + ": " + change.state + (change.message.empty() ? "" : " (" + change.message + ")"));
+  int r = sd_bus_emit_signal(bus, dbus_api::object_path, dbus_api::interface, dbus_api::state_changed, "ssis",
+                             change.service.c_str(), change.state.c_str(), change.percent,
+                             change.message.c_str());
+  if (r < 0)
+    log::warning("cannot emit StateChanged for " + change.service + ": " + std::strerror(-r));
+}
+
+BusServer::BusServer(sd_bus* bus, core::ServiceManager& manager, core::Lifecycle& lifecycle,
+                     Authorizer& authorizer)
+    : bus_(bus), manager_(manager), lifecycle_(lifecycle), authorizer_(authorizer) {
   sd_bus_slot* slot = nullptr;
   check(sd_bus_add_object_vtable(bus_, &slot, dbus_api::object_path, dbus_api::interface, vtable_, this),
         std::string("cannot serve ") + dbus_api::interface + " at " + dbus_api::object_path);
@@ -181,7 +211,7 @@ void BusServer::when_authorized(sd_bus_message* call, std::string what, Action a
 }
 
 void BusServer::emit_option_changed(const std::string& service, const std::string& option) {
-  int r = sd_bus_emit_signal(bus_, dbus_api::object_path, dbus_api::interface, "OptionChanged", "ss",
+  int r = sd_bus_emit_signal(bus_, dbus_api::object_path, dbus_api::interface, dbus_api::option_changed, "ss",
                              service.c_str(), option.c_str());
   if (r < 0) log::warning("cannot emit OptionChanged for " + service + "/" + option);
 }
@@ -190,17 +220,18 @@ int BusServer::list_services(sd_bus_message* call, void* userdata, sd_bus_error*
   auto& self = server(userdata);
   return reply_guarded(call, [&] {
     Reply reply(call);
-    reply.open('a', "(ssbbbs)");
+    reply.open('a', "(ssbbbss)");
     for (const auto& name : self.manager_.service_names()) {
       core::ServiceInfo info = self.manager_.info(name);
-      core::ServiceStatus status = self.manager_.status(name);
-      reply.open('r', "ssbbbs");
+      core::LifecycleStatus status = self.lifecycle_.status(name);
+      reply.open('r', "ssbbbss");
       reply.string(name);
       reply.string(info.description);
       reply.boolean(status.installed);
       reply.boolean(status.running);
       reply.boolean(status.published);
       reply.string(status.address);
+      reply.string(status.state);
       reply.close();
     }
     reply.close();
@@ -231,7 +262,7 @@ int BusServer::get_info(sd_bus_message* call, void* userdata, sd_bus_error*) {
   return reply_guarded(call, [&] {
     auto [service] = read_strings<1>(call);
     core::ServiceInfo info = self.manager_.info(service);
-    core::ServiceStatus status = self.manager_.status(service);
+    core::LifecycleStatus status = self.lifecycle_.status(service);
     Reply reply(call);
     reply.open('a', "{sv}");
     auto text = [&](const char* key, const std::string& value) {
@@ -268,7 +299,10 @@ int BusServer::get_info(sd_bus_message* call, void* userdata, sd_bus_error*) {
     flag("installed", status.installed);
     flag("running", status.running);
     flag("published", status.published);
+    flag("enabled", status.enabled);
     text("address", status.address);
+    text("state", status.state);
+    text("operation", status.operation);
     reply.close();
     reply.send();
   });
@@ -278,12 +312,14 @@ int BusServer::get_status(sd_bus_message* call, void* userdata, sd_bus_error*) {
   auto& self = server(userdata);
   return reply_guarded(call, [&] {
     auto [service] = read_strings<1>(call);
-    core::ServiceStatus status = self.manager_.status(service);
+    core::LifecycleStatus status = self.lifecycle_.status(service);
     Reply reply(call);
     reply.boolean(status.installed);
     reply.boolean(status.running);
     reply.boolean(status.published);
+    reply.boolean(status.enabled);
     reply.string(status.address);
+    reply.string(status.state);
     reply.send();
   });
 }
@@ -407,6 +443,52 @@ int BusServer::get_connection_info(sd_bus_message* call, void* userdata, sd_bus_
                            reply.send();
                          });
   });
+}
+
+int BusServer::start_operation(sd_bus_message* call, const char* verb, Operation operation) {
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    manager_.info(service);  // NoSuchService before anyone is asked for a password
+    when_authorized(call, std::string(verb) + " '" + service + "'",
+                    [this, verb, service, operation](sd_bus_message* call) {
+                      // The reply waits for the operation's end; if the caller
+                      // leaves meanwhile, the operation still completes.
+                      MessageRef held(sd_bus_message_ref(call), sd_bus_message_unref);
+                      std::string what = std::string(verb) + " " + service;
+                      log::info(what);
+                      (lifecycle_.*operation)(service, [held, what](std::optional<core::LifecycleError> error) {
+                        try {
+                          int r = 0;
+                          if (error) {
+                            log::warning(what + " failed: " + error->what());
+                            r = reply_error(held.get(), error_name(error->code()), error->what());
+                          } else {
+                            log::info(what + ": done");
+                            r = sd_bus_reply_method_return(held.get(), "");
+                          }
+                          if (r < 0) log::warning("cannot reply after " + what + ": " + std::strerror(-r));
+                        } catch (...) {
+                          log::error("cannot reply after " + what);
+                        }
+                      });
+                    });
+  });
+}
+
+int BusServer::install(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  return server(userdata).start_operation(call, "installing", &core::Lifecycle::install);
+}
+
+int BusServer::enable(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  return server(userdata).start_operation(call, "enabling", &core::Lifecycle::enable);
+}
+
+int BusServer::disable(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  return server(userdata).start_operation(call, "disabling", &core::Lifecycle::disable);
+}
+
+int BusServer::uninstall(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  return server(userdata).start_operation(call, "uninstalling", &core::Lifecycle::uninstall);
 }
 
 }  // namespace tails_server::daemon

@@ -1,7 +1,9 @@
-// The org.boum.tails.Server1 interface: D-Bus methods over a ServiceManager.
+// The org.boum.tails.Server1 interface: D-Bus methods over a ServiceManager
+// and the services' Lifecycle.
 #pragma once
 
 #include "authorizer.h"
+#include "lifecycle/lifecycle.h"
 #include "sd_bus_ptr.h"
 #include "services/service_manager.h"
 
@@ -12,22 +14,31 @@
 
 namespace tails_server::daemon {
 
+// Emits StateChanged(service, state, percent, message) on `bus`; a failure
+// is logged, never thrown. The daemon passes this, through a lambda, as the
+// Lifecycle's Changed callback.
+void emit_state_changed(sd_bus* bus, const core::StateChange& change) noexcept;
+
 class BusServer {
  public:
   // Serves dbus_api::interface at dbus_api::object_path on `bus` until
   // destroyed. Requesting the bus name is left to the caller, so that no call
   // arrives before the object exists. Throws BusError.
-  BusServer(sd_bus* bus, core::ServiceManager& manager, Authorizer& authorizer);
+  BusServer(sd_bus* bus, core::ServiceManager& manager, core::Lifecycle& lifecycle, Authorizer& authorizer);
   BusServer(const BusServer&) = delete;
   BusServer& operator=(const BusServer&) = delete;
 
  private:
   using Action = std::function<void(sd_bus_message* call)>;
+  using Operation = void (core::Lifecycle::*)(const std::string& service, core::Lifecycle::Done done);
 
   // Runs `action` (which replies to `call`) once the caller is authorized,
   // or replies AccessDenied saying that `what` needs authorization and why.
   void when_authorized(sd_bus_message* call, std::string what, Action action);
   void emit_option_changed(const std::string& service, const std::string& option);
+  // Install, Enable, Disable and Uninstall: authorizes the caller, starts
+  // `operation` and replies when it is done (an asynchronous reply).
+  int start_operation(sd_bus_message* call, const char* verb, Operation operation);
 
   static int list_services(sd_bus_message* call, void* self, sd_bus_error* error);
   static int list_plugins(sd_bus_message* call, void* self, sd_bus_error* error);
@@ -40,11 +51,16 @@ class BusServer {
   static int configure(sd_bus_message* call, void* self, sd_bus_error* error);
   static int run_command(sd_bus_message* call, void* self, sd_bus_error* error);
   static int get_connection_info(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int install(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int enable(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int disable(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int uninstall(sd_bus_message* call, void* self, sd_bus_error* error);
 
   static const sd_bus_vtable vtable_[];
 
   sd_bus* bus_;
   core::ServiceManager& manager_;
+  core::Lifecycle& lifecycle_;
   Authorizer& authorizer_;
   SlotPtr slot_;
 };

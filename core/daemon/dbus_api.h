@@ -20,6 +20,12 @@ inline constexpr const char* invalid_value = "org.boum.tails.Server.Error.Invali
 inline constexpr const char* state_error = "org.boum.tails.Server.Error.StateError";
 inline constexpr const char* failed = "org.boum.tails.Server.Error.Failed";
 inline constexpr const char* access_denied = "org.boum.tails.Server.Error.AccessDenied";
+inline constexpr const char* busy = "org.boum.tails.Server.Error.Busy";
+inline constexpr const char* not_installed = "org.boum.tails.Server.Error.NotInstalled";
 }  // namespace error
+
+// Signals.
+inline constexpr const char* option_changed = "OptionChanged";
+inline constexpr const char* state_changed = "StateChanged";
 
 }  // namespace tails_server::dbus_api

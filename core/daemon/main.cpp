@@ -6,6 +6,7 @@
 #include "config/daemon_config.h"
 #include "dbus_api.h"
 #include "host/system_host.h"
+#include "lifecycle/lifecycle.h"
 #include "log.h"
 #include "sd_bus_ptr.h"
 #include "services/service_manager.h"
@@ -37,16 +38,11 @@ int serve(const core::DaemonConfig& config) {
                            std::string(core::to_string(record.state)) + "): " + record.message);
   }
 
-  // SIGTERM and SIGINT end the loop cleanly (a NULL handler exits the loop).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigprocmask(SIG_BLOCK, &signals, nullptr);
-
   sd_event* raw_event = nullptr;
   daemon::check(sd_event_default(&raw_event), "cannot create the event loop");
   daemon::EventPtr event(raw_event);
+  // SIGTERM and SIGINT end the loop cleanly (a NULL handler exits the loop);
+  // main() blocked them.
   daemon::check(sd_event_add_signal(event.get(), nullptr, SIGTERM, nullptr, nullptr),
                 "cannot watch SIGTERM");
   daemon::check(sd_event_add_signal(event.get(), nullptr, SIGINT, nullptr, nullptr),
@@ -59,8 +55,15 @@ int serve(const core::DaemonConfig& config) {
                 "cannot attach the bus to the event loop");
   daemon::check(sd_bus_set_exit_on_disconnect(bus.get(), 1), "cannot configure the bus connection");
 
+  // Every state change of a service becomes a StateChanged signal. The
+  // lifecycle's children (apt) are watched through SIGCHLD, blocked in main().
+  sd_bus* signal_bus = bus.get();
+  core::Lifecycle lifecycle(manager, event.get(), bus.get(),
+                            [signal_bus](const core::StateChange& change) {
+                              daemon::emit_state_changed(signal_bus, change);
+                            });
   daemon::PolkitAuthorizer authorizer(bus.get(), polkit_timeout);
-  daemon::BusServer server(bus.get(), manager, authorizer);
+  daemon::BusServer server(bus.get(), manager, lifecycle, authorizer);
   int r = sd_bus_request_name(bus.get(), dbus_api::bus_name, 0);
   if (r == -EEXIST || r == -EALREADY)
     throw daemon::BusError(dbus_api::error::failed,
@@ -79,6 +82,16 @@ int serve(const core::DaemonConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else, so that every thread a library may start inherits
+  // the mask: SIGTERM and SIGINT end the event loop, and SIGCHLD tells it
+  // that a child (apt-get) ended. sd-event receives all three by signalfd.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+
   std::string config_file = core::default_config_file;
   po::options_description options("Options");
   options.add_options()
