@@ -2,6 +2,7 @@
 
 #include "dbus_api.h"
 
+#include <csignal>
 #include <cstring>
 #include <string_view>
 
@@ -60,6 +61,8 @@ ExitCode exit_code_for(std::string_view name) {
   if (name == error::no_such_option) return ExitCode::no_such_option;
   if (name == error::invalid_value) return ExitCode::invalid_value;
   if (name == error::state_error) return ExitCode::state_error;
+  if (name == error::busy) return ExitCode::busy;
+  if (name == error::not_installed) return ExitCode::not_installed;
   if (name == error::access_denied || name == SD_BUS_ERROR_ACCESS_DENIED) return ExitCode::access_denied;
   if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER)
     return ExitCode::unreachable;
@@ -71,12 +74,31 @@ static std::string unreachable_message(std::string_view reason) {
          "); start it with: sudo systemctl start tails-serverd";
 }
 
+// The ClientError for a failed call: `error` as the daemon or the bus sent
+// it, and `errno_value` (positive) when there is no error name.
+static ClientError call_error(const sd_bus_error* error, int errno_value) {
+  std::string name = error && error->name ? error->name : "";
+  std::string message = error && error->message ? error->message : std::strerror(errno_value);
+  ExitCode code = exit_code_for(name);
+  if (code == ExitCode::unreachable || name.empty() || name == SD_BUS_ERROR_DISCONNECTED)
+    return ClientError(ExitCode::unreachable, unreachable_message(message));
+  return ClientError(code, message);
+}
+
 DaemonClient::DaemonClient() {
   int r = sd_bus_open_system(&bus_);
   if (r < 0) throw ClientError(ExitCode::unreachable, unreachable_message(std::strerror(-r)));
 }
 
-DaemonClient::~DaemonClient() { sd_bus_flush_close_unref(bus_); }
+DaemonClient::~DaemonClient() {
+  sd_bus_slot_unref(state_match_);
+  sd_bus_slot_unref(disconnect_filter_);
+  if (event_) {
+    sd_bus_detach_event(bus_);
+    sd_event_unref(event_);
+  }
+  sd_bus_flush_close_unref(bus_);
+}
 
 DaemonClient::MessagePtr DaemonClient::new_call(const char* method) {
   sd_bus_message* raw = nullptr;
@@ -96,13 +118,9 @@ DaemonClient::MessagePtr DaemonClient::send(MessagePtr call, std::uint64_t timeo
   sd_bus_message* reply = nullptr;
   int r = sd_bus_call(bus_, call.get(), timeout_usec, &error, &reply);
   if (r < 0) {
-    std::string name = error.name ? error.name : "";
-    std::string message = error.message ? error.message : std::strerror(-r);
+    ClientError failure = call_error(&error, -r);
     sd_bus_error_free(&error);
-    ExitCode code = exit_code_for(name);
-    if (code == ExitCode::unreachable || name.empty() || name == SD_BUS_ERROR_DISCONNECTED)
-      throw ClientError(ExitCode::unreachable, unreachable_message(message));
-    throw ClientError(code, message);
+    throw failure;
   }
   return MessagePtr(reply);
 }
@@ -111,8 +129,8 @@ std::vector<ServiceSummary> DaemonClient::list_services() {
   MessagePtr reply = send(new_call("ListServices"));
   std::vector<ServiceSummary> services;
   sd_bus_message* m = reply.get();
-  check(sd_bus_message_enter_container(m, 'a', "(ssbbbs)"), reading);
-  while (enter_struct(m, "ssbbbs")) {
+  check(sd_bus_message_enter_container(m, 'a', "(ssbbbss)"), reading);
+  while (enter_struct(m, "ssbbbss")) {
     ServiceSummary s;
     s.name = read_string(m);
     s.description = read_string(m);
@@ -120,6 +138,7 @@ std::vector<ServiceSummary> DaemonClient::list_services() {
     s.running = read_bool(m);
     s.published = read_bool(m);
     s.address = read_string(m);
+    s.state = read_string(m);
     exit_container(m);
     services.push_back(std::move(s));
   }
@@ -184,7 +203,9 @@ Details DaemonClient::info(const std::string& service) {
     else if (key == "installed") flag(d.status.installed);
     else if (key == "running") flag(d.status.running);
     else if (key == "published") flag(d.status.published);
+    else if (key == "enabled") flag(d.status.enabled);
     else if (key == "address") text(d.status.address);
+    else if (key == "state") text(d.status.state);
     else if (key == "commands" && type == "a(ssasb)") {
       check(sd_bus_message_enter_container(m, 'a', "(ssasb)"), reading);
       while (enter_struct(m, "ssasb")) {
@@ -215,7 +236,9 @@ Status DaemonClient::status(const std::string& service) {
   s.installed = read_bool(reply.get());
   s.running = read_bool(reply.get());
   s.published = read_bool(reply.get());
+  s.enabled = read_bool(reply.get());
   s.address = read_string(reply.get());
+  s.state = read_string(reply.get());
   return s;
 }
 
@@ -306,5 +329,112 @@ Connection DaemonClient::connection_info(const std::string& service) {
   c.instructions = read_string(m);
   return c;
 }
+
+void DaemonClient::ping() {
+  sd_bus_message* raw = nullptr;
+  check(sd_bus_message_new_method_call(bus_, &raw, dbus_api::bus_name, dbus_api::object_path,
+                                       "org.freedesktop.DBus.Peer", "Ping"),
+        writing);
+  MessagePtr call(raw);
+  check(sd_bus_message_set_auto_start(call.get(), 0), writing);
+  send(std::move(call));
+}
+
+void DaemonClient::watch_states(StateHandler handler) {
+  state_handler_ = std::move(handler);
+  if (state_match_) return;
+  auto on_signal = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+    auto& self = *static_cast<DaemonClient*>(userdata);
+    const char *service = nullptr, *state = nullptr, *message = nullptr;
+    int percent = -1;
+    if (sd_bus_message_read(m, "ssis", &service, &state, &percent, &message) < 0) return 0;  // not ours
+    if (self.state_handler_) self.state_handler_(StateChange{service, state, percent, message});
+    return 0;
+  };
+  // Synchronous: the bus has the match when this returns.
+  int r = sd_bus_match_signal(bus_, &state_match_, dbus_api::bus_name, dbus_api::object_path,
+                              dbus_api::interface, dbus_api::state_changed, on_signal, this);
+  if (r < 0) throw ClientError(ExitCode::unreachable, unreachable_message(std::strerror(-r)));
+}
+
+sd_event* DaemonClient::event() {
+  if (event_) return event_;
+  // SIGINT and SIGTERM end the loop (by signalfd), so that the caller can
+  // finish its output line and say what goes on.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  check(sd_event_new(&event_), "cannot create an event loop");
+  auto on_signal = [](sd_event_source*, const signalfd_siginfo*, void* userdata) -> int {
+    static_cast<DaemonClient*>(userdata)->stop(ExitCode::interrupted);
+    return 0;
+  };
+  for (int signal : {SIGINT, SIGTERM})
+    check(sd_event_add_signal(event_, nullptr, signal, on_signal, this), "cannot watch signals");
+  check(sd_bus_attach_event(bus_, event_, SD_EVENT_PRIORITY_NORMAL), "cannot attach the bus to the event loop");
+  // sd-bus hands the local Disconnected signal to filters when the bus goes.
+  auto on_message = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+    if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected") > 0) {
+      auto& self = *static_cast<DaemonClient*>(userdata);
+      self.disconnected_ = true;
+      self.stop(ExitCode::unreachable);
+    }
+    return 0;
+  };
+  check(sd_bus_add_filter(bus_, &disconnect_filter_, on_message, this), "cannot watch the bus connection");
+  return event_;
+}
+
+int DaemonClient::run_loop() {
+  sd_event* loop = event();
+  stopped_ = false;
+  while (!stopped_) {
+    int r = sd_event_run(loop, UINT64_MAX);
+    if (r < 0) throw ClientError(ExitCode::failed, std::string("the event loop failed: ") + std::strerror(-r));
+  }
+  if (disconnected_) throw ClientError(ExitCode::unreachable, unreachable_message("disconnected"));
+  return stop_code_;
+}
+
+void DaemonClient::call_long(const char* method, const std::string& service, std::chrono::seconds timeout) {
+  MessagePtr call = new_call(method);
+  append_string(call.get(), service);
+  struct Pending {
+    DaemonClient* client;
+    MessagePtr reply;
+  } pending{this, nullptr};
+  auto on_reply = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
+    auto& pending = *static_cast<Pending*>(userdata);
+    pending.reply.reset(sd_bus_message_ref(m));
+    pending.client->stop(0);
+    return 0;
+  };
+  event();
+  sd_bus_slot* raw_slot = nullptr;
+  check(sd_bus_call_async(bus_, &raw_slot, call.get(), on_reply, &pending,
+                          std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()),
+        "cannot call tails-serverd");
+  // Dropping the slot forgets the call (no reply callback into a gone Pending).
+  std::unique_ptr<sd_bus_slot, sd_bus_slot* (*)(sd_bus_slot*)> slot(raw_slot, sd_bus_slot_unref);
+  int r = run_loop();
+  if (r == ExitCode::interrupted)
+    throw ClientError(ExitCode::interrupted,
+                      "interrupted; tails-serverd goes on (tails-server monitor " + service + " follows it)");
+  if (!pending.reply) throw ClientError(ExitCode::unreachable, unreachable_message("no reply"));
+  const sd_bus_error* error = sd_bus_message_get_error(pending.reply.get());
+  if (!error) return;
+  std::string name = error->name ? error->name : "";
+  if (sd_bus_is_open(bus_) <= 0)  // the bus went: sd-bus made this error up
+    throw ClientError(ExitCode::unreachable, unreachable_message(error->message ? error->message : name));
+  if (name == SD_BUS_ERROR_NO_REPLY || name == SD_BUS_ERROR_TIMEOUT)
+    throw ClientError(ExitCode::failed, "tails-serverd gave no answer (" +
+                                            std::string(error->message ? error->message : name) +
+                                            "); see tails-server status " + service);
+  throw call_error(error, sd_bus_message_get_errno(pending.reply.get()));
+}
+
+void DaemonClient::monitor() { run_loop(); }
 
 }  // namespace tails_server::cli

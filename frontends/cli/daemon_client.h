@@ -4,8 +4,11 @@
 #include "exit_codes.h"
 
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -32,6 +35,7 @@ struct ServiceSummary {
   bool running = false;
   bool published = false;
   std::string address;
+  std::string state;  // "running", "stopped-unexpectedly", ... (docs/dbus-api.md)
 };
 
 struct PluginSummary {
@@ -45,7 +49,17 @@ struct Status {
   bool installed = false;
   bool running = false;
   bool published = false;
+  bool enabled = false;
   std::string address;
+  std::string state;
+};
+
+// One StateChanged signal.
+struct StateChange {
+  std::string service;
+  std::string state;
+  int percent = -1;  // 0..100, or -1 when the step has no progress
+  std::string message;
 };
 
 struct Command {
@@ -109,6 +123,22 @@ class DaemonClient {
                           const std::vector<std::string>& arguments, const std::string& secret);
   Connection connection_info(const std::string& service);
 
+  // Fails (unreachable) unless tails-serverd is on the bus.
+  void ping();
+
+  // Subscribes to StateChanged: from now on, `handler` sees every change
+  // that arrives while this client waits in call_long() or monitor(). Call
+  // it before anything whose changes matter, so that none is missed.
+  using StateHandler = std::function<void(const StateChange&)>;
+  void watch_states(StateHandler handler);
+  // Calls `method(service)`, which replies when its long work ends, and
+  // dispatches StateChanged meanwhile. Throws ClientError: the daemon's
+  // error, or `interrupted` on SIGINT or SIGTERM.
+  void call_long(const char* method, const std::string& service, std::chrono::seconds timeout);
+  // Dispatches StateChanged until SIGINT or SIGTERM (then returns), or
+  // until the bus goes (throws ClientError(unreachable)).
+  void monitor();
+
  private:
   struct MessageUnref {
     void operator()(sd_bus_message* message) const { sd_bus_message_unref(message); }
@@ -118,8 +148,26 @@ class DaemonClient {
   MessagePtr new_call(const char* method);
   // Sends `call` and returns the reply, or throws ClientError.
   MessagePtr send(MessagePtr call, std::uint64_t timeout_usec = 0);
+  // The event loop of call_long() and monitor(), with the bus attached and
+  // SIGINT/SIGTERM stopping it; created on first use.
+  sd_event* event();
+  // Runs the event loop until stop() (returns its code) or until the bus
+  // goes (throws ClientError(unreachable)). sd_event_exit() is never used:
+  // it would close the bus.
+  int run_loop();
+  void stop(int code) {
+    stopped_ = true;
+    stop_code_ = code;
+  }
 
   sd_bus* bus_ = nullptr;
+  sd_event* event_ = nullptr;
+  sd_bus_slot* state_match_ = nullptr;
+  sd_bus_slot* disconnect_filter_ = nullptr;
+  bool stopped_ = false;
+  int stop_code_ = 0;
+  bool disconnected_ = false;
+  StateHandler state_handler_;
 };
 
 }  // namespace tails_server::cli

@@ -15,6 +15,9 @@ enum ExitCode : int {
   invalid_value = 6,     // a value or argument was refused
   access_denied = 7,     // needs root or polkit authorization
   state_error = 8,       // the service's state file is unreadable
+  busy = 9,              // another operation runs on the service (or another install)
+  not_installed = 10,    // the service's packages are not installed
+  interrupted = 130,     // SIGINT or SIGTERM while waiting (the daemon goes on)
 };
 
 // The exit code for a D-Bus error name from the daemon or the bus.
@@ -22,14 +25,17 @@ ExitCode exit_code_for(std::string_view dbus_error_name);
 
 inline constexpr const char* exit_codes_help =
     "Exit status:\n"
-    "  0  success\n"
-    "  1  the operation failed\n"
-    "  2  usage error\n"
-    "  3  tails-serverd cannot be reached on the system bus\n"
-    "  4  no such service\n"
-    "  5  no such option\n"
-    "  6  invalid value\n"
-    "  7  access denied (needs root or polkit authorization)\n"
-    "  8  the service's state file is unreadable\n";
+    "    0  success\n"
+    "    1  the operation failed\n"
+    "    2  usage error\n"
+    "    3  tails-serverd cannot be reached on the system bus\n"
+    "    4  no such service\n"
+    "    5  no such option\n"
+    "    6  invalid value\n"
+    "    7  access denied (needs root or polkit authorization)\n"
+    "    8  the service's state file is unreadable\n"
+    "    9  busy: another operation runs on the service, or another install or uninstall\n"
+    "   10  the service is not installed (install it first)\n"
+    "  130  interrupted while waiting; the operation goes on in tails-serverd\n";
 
 }  // namespace tails_server::cli

@@ -7,8 +7,13 @@
 
 #include <boost/program_options.hpp>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <chrono>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -24,6 +29,7 @@ struct Invocation {
   std::vector<std::string> args;  // after the verb
   bool all = false;
   bool details = false;
+  bool yes = false;
   Format format = Format::Yaml;
 };
 
@@ -69,7 +75,8 @@ void list(const Invocation& in) {
   DaemonClient client;
   Document doc = Document::object();
   for (const auto& s : client.list_services())
-    doc[s.name] = {{"installed", s.installed}, {"running", s.running}, {"published", s.published}};
+    doc[s.name] = {{"state", s.state}, {"installed", s.installed}, {"running", s.running},
+                   {"published", s.published}};
   if (in.all) {
     for (const auto& p : client.list_plugins()) {
       if (p.state == "loaded" && doc.contains(p.name)) {
@@ -94,9 +101,11 @@ void info(const Invocation& in) {
   std::vector<Option> options = client.options(service);
   Document s = Document::object();
   s["description"] = d.description;
+  s["state"] = d.status.state;
   s["installed"] = d.status.installed;
   s["running"] = d.status.running;
   s["published"] = d.status.published;
+  s["enabled"] = d.status.enabled;
   s["address"] = address(d.status.address);
   s["local-port"] = d.local_port;
   s["remote-port"] = d.remote_port;
@@ -132,13 +141,188 @@ void info(const Invocation& in) {
   print(std::cout, Document{{service, s}}, in.format);
 }
 
+Document status_document(const Status& st) {
+  return {{"state", st.state},         {"installed", st.installed}, {"running", st.running},
+          {"published", st.published}, {"enabled", st.enabled},     {"address", address(st.address)}};
+}
+
 void status(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  Status st = client.status(service);
-  Document s = {{"installed", st.installed}, {"running", st.running}, {"published", st.published},
-                {"address", address(st.address)}};
-  print(std::cout, Document{{service, s}}, in.format);
+  print(std::cout, Document{{service, status_document(client.status(service))}}, in.format);
+}
+
+// Text from the daemon (apt's or the journal's words) on one line, without
+// control characters that a terminal would obey.
+std::string one_line(const std::string& text) {
+  std::string line = text;
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return line;
+}
+
+// "mumble: installing 45% Unpacking mumble-server", "mumble: running",
+// "mumble: failed: cannot start mumble-server.service: ..."
+std::string describe(const StateChange& change) {
+  std::string line = one_line(change.service) + ": " + one_line(change.state);
+  if (change.percent >= 0) line += " " + std::to_string(change.percent) + "%";
+  if (!change.message.empty()) line += (change.percent >= 0 ? " " : ": ") + one_line(change.message);
+  return line;
+}
+
+Document change_document(const StateChange& change) {
+  return {{"service", change.service},
+          {"state", change.state},
+          {"percent", change.percent >= 0 ? Document(change.percent) : Document(nullptr)},
+          {"message", change.message}};
+}
+
+// The progress of a long operation on standard output: a bar redrawn on one
+// line on a terminal, else one plain line per step (a new message or a new
+// 10% bucket). Nothing with --json.
+class Progress {
+ public:
+  Progress(const std::string& service, Format format)
+      : service_(service), quiet_(format == Format::Json), terminal_(isatty(STDOUT_FILENO) == 1) {}
+  ~Progress() { clear(); }
+
+  void update(const StateChange& change) {
+    if (quiet_ || change.service != service_) return;
+    if (terminal_) return draw(change);
+    int bucket = change.percent < 0 ? -1 : change.percent / 10;
+    if (change.state == state_ && change.message == message_ && bucket == bucket_) return;
+    state_ = change.state;
+    message_ = change.message;
+    bucket_ = bucket;
+    std::cout << describe(change) << std::endl;
+  }
+
+  // Erases the bar, so that what follows starts on a clean line.
+  void clear() {
+    if (!drawn_) return;
+    std::cout << "\r\033[K" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  void draw(const StateChange& change) {
+    std::string line;
+    if (change.percent >= 0) {
+      constexpr int width = 20;
+      int percent = std::clamp(change.percent, 0, 100);
+      int filled = (percent * width + 50) / 100;
+      std::string number = std::to_string(percent);
+      line = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " +
+             std::string(3 - number.size(), ' ') + number + "% " + one_line(change.message);
+    } else {
+      line = describe(change);
+    }
+    winsize size{};
+    std::size_t columns = ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1 : 79;
+    if (line.size() > columns) {
+      std::size_t cut = columns;
+      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+      line.resize(cut);
+    }
+    std::cout << "\r" << line << "\033[K" << std::flush;
+    drawn_ = true;
+  }
+
+  std::string service_;
+  bool quiet_;
+  bool terminal_;
+  bool drawn_ = false;
+  std::string state_, message_;
+  int bucket_ = -2;
+};
+
+// Runs one of the long operations with its progress, then prints a summary
+// made by `summary` (YAML: one line), or the service's status (JSON).
+void long_operation(const Invocation& in, DaemonClient& client, const char* method, std::chrono::seconds timeout,
+                    const std::function<std::string(DaemonClient&)>& summary) {
+  const std::string& service = in.args[0];
+  Progress progress(service, in.format);
+  client.watch_states([&](const StateChange& change) { progress.update(change); });
+  try {
+    client.call_long(method, service, timeout);
+  } catch (...) {
+    progress.clear();
+    throw;
+  }
+  progress.clear();
+  if (in.format == Format::Json)
+    print(std::cout, Document{{service, status_document(client.status(service))}}, in.format);
+  else
+    std::cout << summary(client) << std::endl;
+}
+
+constexpr std::chrono::seconds package_timeout = std::chrono::hours(1);
+constexpr std::chrono::seconds unit_timeout = std::chrono::minutes(5);
+
+void install(const Invocation& in) {
+  const std::string& service = in.args[0];
+  DaemonClient client;
+  long_operation(in, client, "Install", package_timeout, [&](DaemonClient&) { return service + ": installed"; });
+}
+
+void enable(const Invocation& in) {
+  const std::string& service = in.args[0];
+  DaemonClient client;
+  long_operation(in, client, "Enable", unit_timeout, [&](DaemonClient& c) {
+    Details d = c.info(service);
+    std::string line = service + ": running on 127.0.0.1:" + std::to_string(d.local_port);
+    if (!d.status.address.empty())
+      line += ", onion service " + d.status.address + ":" + std::to_string(d.remote_port) +
+              (d.status.published ? "" : " (being published)");
+    return line;
+  });
+}
+
+void disable(const Invocation& in) {
+  const std::string& service = in.args[0];
+  DaemonClient client;
+  long_operation(in, client, "Disable", unit_timeout, [&](DaemonClient&) { return service + ": stopped"; });
+}
+
+void uninstall(const Invocation& in) {
+  const std::string& service = in.args[0];
+  bool terminal = isatty(STDIN_FILENO) == 1;
+  if (!in.yes && !terminal)
+    throw UsageError("uninstall removes " + service +
+                     "'s data, settings and onion address; standard input is not a terminal to ask, so "
+                     "pass --yes to confirm");
+  DaemonClient client;
+  client.status(service);  // no such service: say so before asking
+  if (!in.yes) {
+    std::cerr << "Remove " << service
+              << "'s data, settings, onion address and the packages Tails Server installed for it? [y/N] "
+              << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    std::transform(answer.begin(), answer.end(), answer.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (answer != "y" && answer != "yes") throw ClientError(ExitCode::failed, "nothing was removed");
+  }
+  long_operation(in, client, "Uninstall", package_timeout,
+                 [&](DaemonClient&) { return service + ": uninstalled"; });
+}
+
+void monitor(const Invocation& in) {
+  std::string service = in.args.empty() ? "" : in.args[0];
+  DaemonClient client;
+  // Subscribe first, so that no change between the checks below and the loop is lost.
+  client.watch_states([&](const StateChange& change) {
+    if (!service.empty() && change.service != service) return;
+    if (in.format == Format::Json)
+      std::cout << change_document(change).dump() << std::endl;
+    else
+      std::cout << describe(change) << std::endl;
+  });
+  if (service.empty())
+    client.ping();
+  else
+    client.status(service);  // no such service?
+  client.monitor();
 }
 
 void get_option(const Invocation& in) {
@@ -212,7 +396,19 @@ const std::vector<Verb>& verbs() {
        0, 0, list},
       {"info", "info SVC [--details]",
        "show a service and its options; --details adds types, accepted values and more", 1, 1, info},
-      {"status", "status SVC", "show whether a service is installed, running and published", 1, 1, status},
+      {"status", "status SVC",
+       "show a service's state and whether it is installed, running, published and enabled", 1, 1, status},
+      {"install", "install SVC", "install the service's packages and set it up (shows progress)", 1, 1,
+       install},
+      {"enable", "enable SVC", "start the service and publish it as an onion service", 1, 1, enable},
+      {"disable", "disable SVC", "stop the service and withdraw its onion service", 1, 1, disable},
+      {"uninstall", "uninstall SVC [--yes]",
+       "remove the service's data, settings, onion address and the packages installed for it; asks "
+       "first unless --yes",
+       1, 1, uninstall},
+      {"monitor", "monitor [SVC]",
+       "print every state change (of SVC, or of all services) as it happens, until interrupted", 0, 1,
+       monitor},
       {"get-option", "get-option SVC OPT", "print an option's value (a secret needs authorization)", 2, 2,
        get_option},
       {"set-option", "set-option SVC OPT [VALUE]",
@@ -246,6 +442,7 @@ int main(int argc, char** argv) {
       ("json", "print JSON instead of YAML")
       ("all", "list: also show refused plugins")
       ("details", "info: also show option types, accepted values, packages, commands")
+      ("yes,y", "uninstall: do not ask for confirmation")
       ("help,h", "print this help and exit")
       ("version", "print the version and exit");
   po::options_description hidden;
@@ -279,9 +476,11 @@ int main(int argc, char** argv) {
     if (vm.count("args")) in.args = vm["args"].as<std::vector<std::string>>();
     in.all = vm.count("all") > 0;
     in.details = vm.count("details") > 0;
+    in.yes = vm.count("yes") > 0;
     in.format = vm.count("json") ? Format::Json : Format::Yaml;
     if (in.all && name != "list") throw UsageError("--all goes with list only");
     if (in.details && name != "info") throw UsageError("--details goes with info only");
+    if (in.yes && name != "uninstall") throw UsageError("--yes goes with uninstall only");
     if (in.args.size() < verb->min_args || in.args.size() > verb->max_args)
       throw UsageError(std::string("usage: tails-server ") + verb->usage);
   } catch (const std::exception& e) {
@@ -292,6 +491,9 @@ int main(int argc, char** argv) {
   try {
     verb->run(in);
     return ExitCode::ok;
+  } catch (const UsageError& e) {
+    std::cerr << "tails-server: " << e.what() << '\n';
+    return ExitCode::usage_error;
   } catch (const ClientError& e) {
     std::cerr << "tails-server: " << e.what() << '\n';
     return e.code();
