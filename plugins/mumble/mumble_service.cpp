@@ -3,9 +3,12 @@
 // Facts this relies on are in shared/research/services.md section 1: the ini
 // is read by QSettings (always quote, double a leading '@'; an unquoted ','
 // would leave the server without a password), keys are case-sensitive, and
-// murmurd drops to `uname` when started as root.
+// murmurd drops to `uname` when started as root. The package has only an LSB
+// script, whose generated unit lies about murmurd being alive: configure()
+// writes a native unit over it (mumble_unit.h).
 
 #include "mumble_config.h"
+#include "mumble_unit.h"
 #include "tls_certificate.h"
 
 #include <tails_server/escape.h>
@@ -17,6 +20,7 @@
 #include <iterator>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 
 namespace tails_server_mumble {
 namespace {
@@ -131,6 +135,20 @@ class MumbleService : public TailsService {
       throw HostError(std::string("cannot write the Mumble configuration: ") + error.what());
     }
     host.write_file(host.path(ini_file), text, FileSpec{"root", service_group, 0640});
+
+    MumbleUnitSettings unit;
+    unit.ini_file = host.path(ini_file).string();
+    unit.data_directory = host.path(data_directory).string();
+    unit.log_directory = host.path(log_directory).string();
+    unit.user = service_user;
+    unit.group = service_group;
+    try {
+      text = mumble_unit_text(unit);
+    } catch (const std::invalid_argument& error) {
+      throw HostError(std::string("cannot write the Mumble unit: ") + error.what());
+    }
+    // The daemon reloads systemd before it starts the unit.
+    host.write_file(host.path(unit_file), text, FileSpec{"root", "root", 0644});
   }
 
   ConnectionInfo connection_info(const ServiceContext& context) const override {

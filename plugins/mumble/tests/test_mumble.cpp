@@ -129,6 +129,20 @@ TEST_CASE("murmurd configured by the mumble plugin accepts exactly the hostile p
   CHECK(text.find("database=\"" + (tmp / "var/lib/mumble-server/mumble-server.sqlite").string()) !=
         std::string::npos);
 
+  // The native unit that replaces the LSB script's generated one.
+  const fs::path unit = tmp / "etc/systemd/system/mumble-server.service";
+  CHECK(owner_of(unit) == "root:root");
+  CHECK(mode_of(unit) == 0644);
+  std::ifstream unit_in(unit);
+  std::string unit_text((std::istreambuf_iterator<char>(unit_in)), std::istreambuf_iterator<char>());
+  CHECK(unit_text.find("\nType=simple\n") != std::string::npos);
+  CHECK(unit_text.find("\nExecStart=/usr/sbin/murmurd -fg -ini " + ini.string() + "\n") != std::string::npos);
+  CHECK(unit_text.find("\nUser=mumble-server\nGroup=mumble-server\n") != std::string::npos);
+  CHECK(unit_text.find("\nRestart=on-failure\n") != std::string::npos);
+  CHECK(unit_text.find("\nReadWritePaths=" + (tmp / "var/lib/mumble-server").string() + " " +
+                       (tmp / "var/log/mumble-server").string() + "\n") != std::string::npos);
+  CHECK(unit_text.find("\nRemainAfterExit=") == std::string::npos);
+
   const std::string fingerprint = manager.get_option("mumble", "tls-fingerprint");
   CHECK(std::regex_match(fingerprint, std::regex("([0-9A-F]{2}:){31}[0-9A-F]{2}")));
   // Configuring again keeps the certificate (clients pinned it).
