@@ -4,9 +4,11 @@
 // infinoted ships no unit, user or config; it does not drop privileges; its
 // --create-certificate also starts the server; the config is a GKeyFile that
 // keeps the password out of `ps`; a control character in the password breaks
-// every login (SASLprep).
+// every login (SASLprep). So configure() creates a system user for it and
+// writes its unit (gobby_unit.h).
 
 #include "gobby_config.h"
+#include "gobby_unit.h"
 #include "tls_certificate.h"
 
 #include <tails_server/escape.h>
@@ -18,16 +20,22 @@
 #include <iterator>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <grp.h>
+#include <pwd.h>
 
 namespace tails_server_gobby {
 namespace {
 
 using namespace tails_server;
 
-// The user infinoted runs as. PLACEHOLDER until the service gets its own
-// system user (with the unit, in a later issue): change these two only.
-constexpr const char* service_user = "nobody";
-constexpr const char* service_group = "nogroup";
+// The system user infinoted runs as, created by configure() if missing (on
+// Tails /etc/passwd is amnesic: it is gone after a reboot).
+constexpr const char* service_user = "tails-server-infinoted";
+constexpr const char* service_group = "tails-server-infinoted";
 
 constexpr const char* config_directory = "/etc/tails-server";
 constexpr const char* config_file = "/etc/tails-server/infinoted.conf";
@@ -86,6 +94,7 @@ class GobbyService : public TailsService {
 
   void configure(ServiceContext& context) override {
     Host& host = context.host();
+    ensure_service_user(host);
     const FileSpec private_dir{service_user, service_group, 0700};
     host.make_directory(host.path(data_directory), private_dir);
     host.make_directory(host.path(tls_directory), private_dir);
@@ -111,6 +120,19 @@ class GobbyService : public TailsService {
       throw HostError(std::string("cannot write the Gobby configuration: ") + error.what());
     }
     host.write_file(host.path(config_file), text, FileSpec{service_user, service_group, 0600});
+
+    GobbyUnitSettings unit;
+    unit.config_file = host.path(config_file).string();
+    unit.data_directory = host.path(data_directory).string();
+    unit.user = service_user;
+    unit.group = service_group;
+    try {
+      text = infinoted_unit_text(unit);
+    } catch (const std::invalid_argument& error) {
+      throw HostError(std::string("cannot write the Gobby unit: ") + error.what());
+    }
+    // The daemon reloads systemd before it starts the unit.
+    host.write_file(host.path(unit_file), text, FileSpec{"root", "root", 0644});
   }
 
   ConnectionInfo connection_info(const ServiceContext& context) const override {
@@ -135,6 +157,27 @@ class GobbyService : public TailsService {
   }
 
  private:
+  // Creates the system user (and its group) infinoted runs as, unless it
+  // exists. Its home is the data directory, which configure() creates.
+  // Throws HostError if useradd fails.
+  static void ensure_service_user(Host& host) {
+    if (::getpwnam(service_user)) return;
+    std::vector<std::string> argv = {"useradd", "--system", "--home-dir", data_directory,
+                                     "--shell", "/usr/sbin/nologin", "--comment", "Tails Server Gobby (infinoted)"};
+    // A group left behind without its user is reused, not an error.
+    if (::getgrnam(service_group)) {
+      argv.insert(argv.end(), {"--gid", service_group});
+    } else {
+      argv.emplace_back("--user-group");
+    }
+    argv.emplace_back(service_user);
+    RunResult result = host.run(argv, RunOptions{});
+    if (result.exit_code != 0)
+      throw HostError("cannot create the system user " + std::string(service_user) + " (useradd exit status " +
+                      std::to_string(result.exit_code) + "): " + result.output);
+    host.log(LogLevel::Info, std::string("created the system user ") + service_user);
+  }
+
   // Creates the key and certificate unless both exist. Never with
   // infinoted's --create-certificate, which would also start the server.
   void ensure_certificate(ServiceContext& context) {

@@ -30,9 +30,21 @@ using tails_server::test::probe_value;
 namespace {
 
 const std::string probe_script = TAILS_SERVER_SOURCE_DIR "/tests/probes/infinote_probe.py";
-// The plugin's placeholder service user (see gobby_service.cpp).
-constexpr const char* service_user = "nobody";
-constexpr const char* service_group = "nogroup";
+// The plugin's service user, which configure() creates (see gobby_service.cpp).
+constexpr const char* service_user = "tails-server-infinoted";
+constexpr const char* service_group = "tails-server-infinoted";
+
+// configure() creates the service user on this machine if it is missing:
+// this removes it again at the end of the test if the test made it.
+struct ServiceUserCleanup {
+  bool existed = ::getpwnam(service_user) != nullptr;
+  ServiceUserCleanup() = default;
+  ServiceUserCleanup(const ServiceUserCleanup&) = delete;
+  ServiceUserCleanup& operator=(const ServiceUserCleanup&) = delete;
+  ~ServiceUserCleanup() {
+    if (!existed && ::getpwnam(service_user)) test::run_program({"userdel", service_user}, "", 30s);
+  }
+};
 
 std::string owner_of(const fs::path& file) {
   struct stat st {};
@@ -101,9 +113,10 @@ TEST_CASE("gkeyfile_string list items escape only the list separator") {
 }
 
 TEST_CASE("infinoted configured by the gobby plugin accepts exactly the hostile password") {
-  REQUIRE_MESSAGE(::geteuid() == 0, "this test starts infinoted with setpriv as nobody");
+  REQUIRE_MESSAGE(::geteuid() == 0, "this test starts infinoted with setpriv as the service user");
   REQUIRE_MESSAGE(fs::exists("/usr/bin/infinoted"), "package infinoted is not installed");
 
+  ServiceUserCleanup user_cleanup;
   test::TempDir tmp("tails-server-gobby");
   fs::create_directory(tmp / "etc");  // exists on every real system
   core::SystemHost host(tmp.path());
@@ -125,6 +138,14 @@ TEST_CASE("infinoted configured by the gobby plugin accepts exactly the hostile 
 
   manager.configure("gobby");
 
+  // The service user exists now (useradd --system), with its data directory as home.
+  const passwd* account = ::getpwnam(service_user);
+  REQUIRE(account != nullptr);
+  CHECK(std::string(account->pw_dir) == "/var/lib/tails-server-infinoted");
+  CHECK(std::string(account->pw_shell) == "/usr/sbin/nologin");
+  CHECK(account->pw_uid < 1000);
+  REQUIRE(::getgrnam(service_group) != nullptr);
+
   const fs::path conf = tmp / "etc/tails-server/infinoted.conf";
   const fs::path key = tmp / "var/lib/tails-server-infinoted/tls/infinoted.key";
   const fs::path cert = tmp / "var/lib/tails-server-infinoted/tls/infinoted.crt";
@@ -145,6 +166,22 @@ TEST_CASE("infinoted configured by the gobby plugin accepts exactly the hostile 
   CHECK(text.find("key-file=" + key.string() + "\n") != std::string::npos);
   CHECK(text.find("plugins=note-text;autosave\n") != std::string::npos);
   CHECK(text.find("[autosave]\ninterval=5\n") != std::string::npos);
+
+  // The unit: the config file by path (the password never in argv), as the service user.
+  const fs::path unit = tmp / "etc/systemd/system/tails-server-infinoted.service";
+  CHECK(owner_of(unit) == "root:root");
+  CHECK(mode_of(unit) == 0644);
+  std::ifstream unit_in(unit);
+  std::string unit_text((std::istreambuf_iterator<char>(unit_in)), std::istreambuf_iterator<char>());
+  CHECK(unit_text.find("\nExecStart=/usr/bin/infinoted --config-file=" + conf.string() + "\n") != std::string::npos);
+  CHECK(unit_text.find("\nUser=tails-server-infinoted\n") != std::string::npos);
+  CHECK(unit_text.find("\nGroup=tails-server-infinoted\n") != std::string::npos);
+  CHECK(unit_text.find("\nEnvironment=HOME=" + (tmp / "var/lib/tails-server-infinoted").string() + "\n") !=
+        std::string::npos);
+  CHECK(unit_text.find("\nRestart=on-failure\n") != std::string::npos);
+  CHECK(unit_text.find("\nProtectSystem=strict\n") != std::string::npos);
+  CHECK(unit_text.find("\nNoNewPrivileges=yes\n") != std::string::npos);
+  CHECK(unit_text.find("password") == std::string::npos);
 
   ConnectionInfo info = manager.connection_info("gobby");
   const std::string fingerprint = field(info, "tls-fingerprint");
