@@ -138,4 +138,15 @@ RunResult BusHarness::cli_as_nobody(const std::vector<std::string>& args, const 
   return run(argv, {"DBUS_SYSTEM_BUS_ADDRESS=" + bus_address()}, input, dir_.path());
 }
 
+std::unique_ptr<Process> BusHarness::cli_in_background(const std::vector<std::string>& args,
+                                                      const std::filesystem::path& stdout_file,
+                                                      const std::filesystem::path& stderr_file, bool as_nobody) {
+  std::vector<std::string> argv;
+  if (as_nobody) argv = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"};
+  argv.push_back(TAILS_SERVER_CLI);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<Process>(argv,
+                                   SpawnOptions{{"DBUS_SYSTEM_BUS_ADDRESS=" + bus_address()}, {}, stdout_file, stderr_file});
+}
+
 }  // namespace tails_server::test

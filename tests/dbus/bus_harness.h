@@ -14,7 +14,8 @@ namespace tails_server::test {
 // The CLI's exit codes (frontends/cli/exit_codes.h), as the tests expect them.
 namespace exit_code {
 inline constexpr int ok = 0, failed = 1, usage = 2, unreachable = 3, no_such_service = 4,
-                     no_such_option = 5, invalid_value = 6, access_denied = 7;
+                     no_such_option = 5, invalid_value = 6, access_denied = 7, state_error = 8, busy = 9,
+                     not_installed = 10, interrupted = 130;
 }
 
 // The bus's policy: everything allowed, or a Debian system bus's default
@@ -39,6 +40,11 @@ class BusHarness {
   // standard input.
   RunResult cli(const std::vector<std::string>& args, const std::string& input = "");
   RunResult cli_as_nobody(const std::vector<std::string>& args, const std::string& input = "");
+  // Starts the CLI (as root, or as nobody) and leaves it running, its output
+  // in `stdout_file` and `stderr_file` (e.g. for monitor).
+  std::unique_ptr<Process> cli_in_background(const std::vector<std::string>& args,
+                                             const std::filesystem::path& stdout_file,
+                                             const std::filesystem::path& stderr_file, bool as_nobody = false);
 
   std::string bus_address() const { return "unix:path=" + (dir_ / "bus").string(); }
   const TempDir& dir() const { return dir_; }

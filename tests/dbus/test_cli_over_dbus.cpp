@@ -8,7 +8,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <sstream>
+#include <thread>
 
 using namespace tails_server::test;
 
@@ -21,6 +24,25 @@ std::string explain(const RunResult& result, const BusHarness& harness) {
 }
 
 std::size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) result.push_back(line);
+  return result;
+}
+
+// A service whose packages this machine has already, so that installing it
+// runs no apt-get (only the plugin's steps, in the harness's root); empty if
+// there is none.
+std::string installed_service(BusHarness& harness) {
+  RunResult list = harness.cli({"--json", "list"});
+  REQUIRE(list.exit_code == exit_code::ok);
+  nlohmann::json services = nlohmann::json::parse(list.out);
+  for (std::string service : {"mumble", "nginx", "prosody", "gobby"})
+    if (services.contains(service) && services[service]["installed"] == true) return service;
+  return "";
+}
 
 }  // namespace
 
@@ -37,6 +59,7 @@ TEST_CASE("list shows the four service plugins") {
     CHECK(list[service]["installed"].IsScalar());
     CHECK(list[service]["running"].IsScalar());
     CHECK(list[service]["published"].IsScalar());
+    CHECK_FALSE(list[service]["state"].as<std::string>().empty());
   }
 }
 
@@ -219,7 +242,9 @@ TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
   CHECK(missing.exit_code == exit_code::usage);
   RunResult help = harness.cli({"--help"});
   CHECK(help.exit_code == exit_code::ok);
-  for (std::string text : {"Exit status", "3  tails-serverd cannot be reached", "7  access denied"}) {
+  for (std::string text : {"Exit status", "3  tails-serverd cannot be reached", "7  access denied", "9  busy",
+                           "10  the service is not installed", "install SVC", "enable SVC", "disable SVC",
+                           "uninstall SVC [--yes]", "monitor [SVC]"}) {
     CAPTURE(text);
     CHECK(help.out.find(text) != std::string::npos);
   }
@@ -238,4 +263,181 @@ TEST_CASE("with the shipped D-Bus policy anyone may call the daemon and it alone
   CHECK(set.err.find("org.boum.tails.server.manage") != std::string::npos);
   RunResult root = harness.cli({"set-option", "mumble", "local-port", "6000"});
   CHECK(root.exit_code == exit_code::ok);
+}
+
+TEST_CASE("status shows the state and whether the service is enabled") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"status", "mumble"});
+  INFO(explain(result, harness));
+  REQUIRE(result.exit_code == exit_code::ok);
+  YAML::Node status = YAML::Load(result.out)["mumble"];
+  for (std::string key : {"state", "installed", "running", "published", "enabled", "address"}) {
+    CAPTURE(key);
+    CHECK(status[key]);
+  }
+  CHECK_FALSE(status["enabled"].as<bool>());  // nothing was enabled on this bus
+  std::string state = status["state"].as<std::string>();
+  CHECK((state == "not-installed" || state == "stopped"));
+  nlohmann::json info = nlohmann::json::parse(harness.cli({"--json", "info", "mumble"}).out);
+  CHECK(info["mumble"]["state"] == state);
+  CHECK(info["mumble"]["enabled"] == false);
+}
+
+TEST_CASE("install, enable, disable and uninstall of an unknown service exit 4 with one line") {
+  BusHarness harness;
+  harness.start_daemon();
+  for (const auto& args : std::vector<std::vector<std::string>>{{"install", "no-such-thing"},
+                                                                {"enable", "no-such-thing"},
+                                                                {"disable", "no-such-thing"},
+                                                                {"uninstall", "no-such-thing", "--yes"},
+                                                                {"monitor", "no-such-thing"}}) {
+    RunResult result = harness.cli(args);
+    INFO((args[0] + "\n" + explain(result, harness)));
+    CHECK(result.exit_code == exit_code::no_such_service);
+    CHECK(result.out.empty());
+    CHECK(lines(result.err) == 1);
+    CHECK(result.err.rfind("tails-server: ", 0) == 0);
+    CHECK(result.err.find("no-such-thing") != std::string::npos);
+  }
+}
+
+TEST_CASE("a caller who is not root may not install, enable, disable or uninstall") {
+  BusHarness harness;
+  harness.start_daemon();
+  std::string before = harness.cli({"--json", "status", "mumble"}).out;
+  for (const auto& args : std::vector<std::vector<std::string>>{{"install", "mumble"},
+                                                                {"enable", "mumble"},
+                                                                {"disable", "mumble"},
+                                                                {"uninstall", "mumble", "--yes"}}) {
+    RunResult refused = harness.cli_as_nobody(args);
+    INFO((args[0] + "\n" + explain(refused, harness)));
+    CHECK(refused.exit_code == exit_code::access_denied);
+    CHECK(refused.out.empty());
+    CHECK(lines(refused.err) == 1);
+    CHECK(refused.err.find("needs root or polkit authorization for org.boum.tails.server.manage") !=
+          std::string::npos);
+    CHECK(refused.err.find("mumble") != std::string::npos);
+  }
+  CHECK(harness.cli({"--json", "status", "mumble"}).out == before);
+  CHECK(harness.daemon_log().find("installing mumble") == std::string::npos);
+}
+
+TEST_CASE("uninstall without --yes and without a terminal is a usage error that says to pass --yes") {
+  BusHarness harness;
+  harness.start_daemon();
+  std::string before = harness.cli({"--json", "status", "mumble"}).out;
+  RunResult result = harness.cli({"uninstall", "mumble"}, "y\n");  // standard input is a file
+  INFO(explain(result, harness));
+  CHECK(result.exit_code == exit_code::usage);
+  CHECK(result.out.empty());
+  CHECK(lines(result.err) == 1);
+  CHECK(result.err.find("--yes") != std::string::npos);
+  CHECK(harness.cli({"--json", "status", "mumble"}).out == before);
+  CHECK(harness.daemon_log().find("uninstalling") == std::string::npos);
+  // --yes belongs to uninstall only.
+  CHECK(harness.cli({"install", "mumble", "--yes"}).exit_code == exit_code::usage);
+}
+
+TEST_CASE("monitor prints one line per StateChanged, and install reports progress and a summary") {
+  BusHarness harness;
+  harness.start_daemon();
+  std::string service = installed_service(harness);
+  if (service.empty()) {
+    MESSAGE("skipped: no service's packages are installed here, and this test never runs apt-get");
+    return;
+  }
+  CAPTURE(service);
+  auto text = harness.dir() / "monitor.out";
+  auto json = harness.dir() / "monitor.json";
+  auto one = harness.dir() / "monitor-one.out";
+  // Anyone may monitor.
+  auto monitor = harness.cli_in_background({"monitor"}, text, harness.dir() / "monitor.err", true);
+  auto monitor_json = harness.cli_in_background({"--json", "monitor"}, json, harness.dir() / "monitor-json.err");
+  auto monitor_other = harness.cli_in_background({"monitor", service == "mumble" ? "nginx" : "mumble"}, one,
+                                                 harness.dir() / "monitor-one.err");
+
+  // The monitors subscribe as they start: install until both saw it.
+  RunResult install;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    install = harness.cli({"install", service});
+    INFO(explain(install, harness));
+    REQUIRE(install.exit_code == exit_code::ok);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while ((read_file(text).find(service + ": installing") == std::string::npos ||
+            read_file(json).find("\"installing\"") == std::string::npos) &&
+           std::chrono::steady_clock::now() < deadline);
+
+  // install: plain progress lines (standard output is no terminal), then the summary.
+  INFO(explain(install, harness));
+  std::vector<std::string> out = split_lines(install.out);
+  REQUIRE_FALSE(out.empty());
+  CHECK(out.back() == service + ": installed");
+  CHECK(install.err.empty());
+  CHECK(install.out.find('\r') == std::string::npos);
+  CHECK(install.out.find(service + ": installing") != std::string::npos);
+
+  // --json install prints the status afterwards, and no progress.
+  RunResult install_json = harness.cli({"--json", "install", service});
+  REQUIRE(install_json.exit_code == exit_code::ok);
+  nlohmann::json status = nlohmann::json::parse(install_json.out);
+  CHECK(status[service]["installed"] == true);
+
+  CHECK(monitor->stop(SIGINT, std::chrono::seconds(5)) == exit_code::ok);
+  CHECK(monitor_json->stop(SIGTERM, std::chrono::seconds(5)) == exit_code::ok);
+  CHECK(monitor_other->stop(SIGINT, std::chrono::seconds(5)) == exit_code::ok);
+
+  std::vector<std::string> printed = split_lines(read_file(text));
+  INFO((std::string("monitor printed:\n") + read_file(text) + "\nmonitor errors:\n" +
+        read_file(harness.dir() / "monitor.err")));
+  REQUIRE_FALSE(printed.empty());
+  for (const auto& line : printed) {
+    CAPTURE(line);
+    CHECK(line.rfind(service + ": ", 0) == 0);
+  }
+  CHECK(std::any_of(printed.begin(), printed.end(),
+                    [&](const std::string& line) { return line.rfind(service + ": installing", 0) == 0; }));
+
+  std::vector<std::string> objects = split_lines(read_file(json));
+  REQUIRE_FALSE(objects.empty());
+  for (const auto& line : objects) {
+    CAPTURE(line);
+    nlohmann::json change = nlohmann::json::parse(line);
+    CHECK(change["service"] == service);
+    CHECK(change["state"].is_string());
+    CHECK((change["percent"].is_null() || change["percent"].is_number_integer()));
+    CHECK(change["message"].is_string());
+  }
+  // A monitor of another service saw nothing.
+  CHECK(read_file(one).empty());
+}
+
+TEST_CASE("enable without systemd fails with one line and leaves the service disabled") {
+  BusHarness harness;
+  harness.start_daemon();
+  std::string service = installed_service(harness);
+  if (service.empty()) {
+    MESSAGE("skipped: no service's packages are installed here");
+    return;
+  }
+  CAPTURE(service);
+  RunResult enable = harness.cli({"enable", service});
+  INFO(explain(enable, harness));
+  CHECK(enable.exit_code == exit_code::failed);
+  CHECK(lines(enable.err) == 1);
+  CHECK(enable.err.rfind("tails-server: ", 0) == 0);
+  YAML::Node status = YAML::Load(harness.cli({"status", service}).out)[service];
+  CHECK_FALSE(status["enabled"].as<bool>());
+  CHECK_FALSE(status["running"].as<bool>());
+}
+
+TEST_CASE("monitor without a daemon exits 3") {
+  BusHarness harness;
+  RunResult result = harness.cli({"monitor"});
+  CHECK(result.exit_code == exit_code::unreachable);
+  CHECK(lines(result.err) == 1);
+  RunResult install = harness.cli({"install", "mumble"});
+  CHECK(install.exit_code == exit_code::unreachable);
+  CHECK(lines(install.err) == 1);
 }
