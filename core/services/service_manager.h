@@ -23,6 +23,7 @@ enum class ErrorCode {
   NoSuchOption,   // ...NoSuchOption
   InvalidValue,   // ...InvalidValue (an OptionError)
   StateError,     // ...StateError (the state file is unreadable)
+  NoSuchClient,   // ...NoSuchClient
   Failed,         // ...Failed (a plugin or host operation failed)
 };
 
@@ -118,6 +119,37 @@ class ServiceManager {
   // defaults with new secrets, no packages, disabled) and removes its state
   // directory.
   void forget(const std::string& service);
+
+  // Onion key and client authorization (DESIGN §6, §7). The key lives in
+  // the service's state directory as a tor hs_ed25519_secret_key file, 0600.
+
+  // "<56>.onion", or "" while the service has no key.
+  std::string onion_address(const std::string& service) const;
+  // Generates and stores a key if the service has none. Returns the address.
+  std::string ensure_onion_key(const std::string& service);
+  // The ADD_ONION "ED25519-V3:..." blob (a secret). Throws if there is no key.
+  std::string onion_key_blob(const std::string& service) const;
+  // Replaces the key with `data`: an hs_ed25519_secret_key file's contents or
+  // an "ED25519-V3:" blob. Refused (InvalidValue) while the service is
+  // enabled, or for malformed data. Returns the new address.
+  std::string import_onion_key(const std::string& service, const std::string& data);
+
+  // A client's credential, shown once: the forms clients use.
+  struct ClientCredential {
+    std::string name;
+    std::string address;             // "<56>.onion"
+    std::string private_key_base32;  // Tor Browser's key prompt
+    std::string auth_private_line;   // <onion>:descriptor:x25519:<base32> for ClientOnionAuthDir
+    std::string control_command;     // ONION_CLIENT_AUTH_ADD <onion> x25519:<base64>
+  };
+  // Makes an x25519 key pair for client `name`, keeps only the public key.
+  // InvalidValue for a malformed or existing name.
+  ClientCredential add_client(const std::string& service, const std::string& name);
+  // NoSuchClient if there is no such client.
+  void remove_client(const std::string& service, const std::string& name);
+  std::vector<std::string> clients(const std::string& service) const;
+  // The public keys (52-char base32) of every client, for ADD_ONION.
+  std::vector<std::string> client_public_keys(const std::string& service) const;
 
   // Runs one of the plugin's commands; returns its message.
   std::string run_command(const std::string& service, const std::string& command,

@@ -18,7 +18,8 @@
 namespace tails_server::core {
 
 namespace {
-constexpr std::uint32_t current_version = 1;
+// 1: options, packages, enabled. 2: + clients.
+constexpr std::uint32_t current_version = 2;
 }
 
 template <class Archive>
@@ -29,11 +30,12 @@ void serialize(Archive& archive, ServiceState& state, const std::uint32_t versio
   archive(cereal::make_nvp("options", state.options),
           cereal::make_nvp("packages_installed_by_us", state.packages_installed_by_us),
           cereal::make_nvp("enabled", state.enabled));
+  if (version >= 2) archive(cereal::make_nvp("clients", state.clients));
 }
 
 }  // namespace tails_server::core
 
-CEREAL_CLASS_VERSION(tails_server::core::ServiceState, 1)
+CEREAL_CLASS_VERSION(tails_server::core::ServiceState, 2)
 
 namespace tails_server::core {
 

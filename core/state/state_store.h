@@ -19,6 +19,8 @@ struct ServiceState {
   // Packages this daemon installed for the service (removed on uninstall).
   std::vector<std::string> packages_installed_by_us;
   bool enabled = false;
+  // Client authorization: client name → base32 x25519 public key (version 2).
+  std::map<std::string, std::string> clients;
 
   bool operator==(const ServiceState&) const = default;
 };

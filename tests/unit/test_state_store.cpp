@@ -46,7 +46,7 @@ TEST_CASE("StateRoundTripsAndIsReadableOnlyByRoot") {
 TEST_CASE("SavingLeavesNoTemporaryFiles") {
   TempDir tmp;
   StateStore store(tmp / "state");
-  for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false});
+  for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false, {}});
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(store.directory())) {
     (void)e;
@@ -78,11 +78,11 @@ TEST_CASE("CorruptStateIsKeptAsideWithAClearError") {
 TEST_CASE("StateFromANewerVersionIsRefusedAndKeptAside") {
   TempDir tmp;
   StateStore store(tmp / "state");
-  store.save("gobby", ServiceState{{{"password", "x"}}, {}, false});
+  store.save("gobby", ServiceState{{{"password", "x"}}, {}, false, {}});
   std::string text = read(store.file("gobby"));
-  auto at = text.find("\"cereal_class_version\": 1");
+  auto at = text.find("\"cereal_class_version\": 2");
   REQUIRE(at != std::string::npos);
-  text.replace(at, std::string("\"cereal_class_version\": 1").size(), "\"cereal_class_version\": 9");
+  text.replace(at, std::string("\"cereal_class_version\": 2").size(), "\"cereal_class_version\": 9");
   write(store.file("gobby"), text);
   std::string message;
   try {
@@ -92,4 +92,23 @@ TEST_CASE("StateFromANewerVersionIsRefusedAndKeptAside") {
   }
   CHECK(message.find("newer Tails Server (state version 9") != std::string::npos);
   CHECK(kept_aside(store.directory()).size() == 1);
+}
+
+TEST_CASE("AVersionOneStateFileLoadsWithNoClients") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  write(store.file("mumble"), R"({
+    "service": {
+        "cereal_class_version": 1,
+        "options": [{"key": "max-users", "value": "7"}],
+        "packages_installed_by_us": ["mumble-server"],
+        "enabled": true
+    }
+})");
+  auto state = store.load("mumble");
+  REQUIRE(state.has_value());
+  CHECK(state->options.at("max-users") == "7");
+  CHECK(state->packages_installed_by_us == std::vector<std::string>{"mumble-server"});
+  CHECK(state->enabled);
+  CHECK(state->clients.empty());
 }
