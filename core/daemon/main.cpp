@@ -58,10 +58,14 @@ int serve(const core::DaemonConfig& config) {
   // Every state change of a service becomes a StateChanged signal. The
   // lifecycle's children (apt) are watched through SIGCHLD, blocked in main().
   sd_bus* signal_bus = bus.get();
+  core::Lifecycle::Options lifecycle_options;
+  lifecycle_options.tor_control = config.tor_control;
+  lifecycle_options.tor_cookie = config.tor_cookie.string();
   core::Lifecycle lifecycle(manager, event.get(), bus.get(),
                             [signal_bus](const core::StateChange& change) {
                               daemon::emit_state_changed(signal_bus, change);
-                            });
+                            },
+                            lifecycle_options);
   daemon::PolkitAuthorizer authorizer(bus.get(), polkit_timeout);
   daemon::BusServer server(bus.get(), manager, lifecycle, authorizer);
   int r = sd_bus_request_name(bus.get(), dbus_api::bus_name, 0);

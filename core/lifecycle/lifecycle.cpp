@@ -5,6 +5,9 @@
 #include "systemd/journal.h"
 #include "systemd/port_wait.h"
 #include "systemd/unit_control.h"
+#include "tor/onion_publisher.h"
+
+#include <tails_server/standard_options.h>
 
 #include <cstdio>
 #include <map>
@@ -28,7 +31,17 @@ struct Lifecycle::Impl {
         on_change(std::move(on_change_)),
         options(std::move(options_)),
         apt(event_, apt_options(options)),
-        units(bus_) {}
+        units(bus_),
+        publisher(event_, publisher_options(options),
+                  [this](TorState state, const std::string& detail) { tor_changed(state, detail); },
+                  [this](const std::string& name, const OnionStatus& status) { onion_changed(name, status); }) {}
+
+  static OnionPublisher::Options publisher_options(const Options& options) {
+    OnionPublisher::Options publisher;
+    publisher.endpoint = options.tor_control;
+    publisher.cookie_path = options.tor_cookie;
+    return publisher;
+  }
 
   static AptInstaller::Options apt_options(const Options& options) {
     AptInstaller::Options apt;
@@ -42,8 +55,11 @@ struct Lifecycle::Impl {
   Options options;
   AptInstaller apt;
   UnitControl units;
+  OnionPublisher publisher;
+  TorState tor_state = TorState::NotRunning;
+  std::string tor_detail = "not connected yet";
   std::map<std::string, std::string> operations;  // service → state of the operation in progress
-  std::map<std::string, UnitWatch> watches;       // units of enabled services
+  std::map<std::string, UnitWatch> watches;       // units whose state was asked for, kept current by signals
   std::map<std::string, PortWait> port_waits;
   std::map<std::string, std::string> last_state;  // last state reported, to report changes only
 
@@ -86,21 +102,18 @@ struct Lifecycle::Impl {
     LifecycleStatus status;
     status.installed = packages_installed(svc.packages);
     status.enabled = manager.enabled(service);
+    status.address = manager.onion_address(service);
+    status.tor = tor_text();
     if (status.installed) {
-      bool active = false;
-      if (auto watch = watches.find(service); watch != watches.end()) {
-        active = watch->second.state().active_state == "active";
-      } else {
-        try {
-          active = units.unit_state(svc.systemd_service).active_state == "active";
-        } catch (const std::exception&) {
-          active = false;  // systemd cannot be asked: nothing runs under it
-        }
-      }
-      status.running = active;
-      if (active)
+      const UnitState* unit = unit_state(service);
+      status.running = unit && unit->active_state == "active";
+      if (status.running)
         for (auto port : manager.local_ports(service))
           if (!port_listening(port)) status.running = false;
+    }
+    if (auto onion = publisher.status(service)) {
+      status.published = onion->state == OnionState::Published;
+      status.onion = onion->state == OnionState::Error ? "error: " + onion->error : to_string(onion->state);
     }
     if (auto op = operations.find(service); op != operations.end()) {
       status.state = op->second;
@@ -108,7 +121,10 @@ struct Lifecycle::Impl {
     } else if (!status.installed) {
       status.state = "not-installed";
     } else if (status.running) {
-      status.state = "running";
+      if (status.onion.empty()) status.state = "running";
+      else if (status.published) status.state = "online";
+      else if (tor_state == TorState::NotRunning) status.state = "tor-not-running";
+      else status.state = "announcing";
     } else if (status.enabled) {
       status.state = "stopped-unexpectedly";
     } else {
@@ -117,8 +133,64 @@ struct Lifecycle::Impl {
     return status;
   }
 
-  // Follows an enabled service's unit, reporting changes (no polling: the
-  // unit's PropertiesChanged signals drive it).
+  std::string tor_text() const {
+    switch (tor_state) {
+      case TorState::Connected: return "connected";
+      case TorState::Connecting: return "connecting";
+      case TorState::NotRunning: break;
+    }
+    return "not running: " + tor_detail;
+  }
+
+  // The unit's state, kept current by a watch once asked for (so status
+  // costs no systemd round trip after the first); nullptr if systemd cannot
+  // be asked.
+  const UnitState* unit_state(const std::string& service) {
+    auto found = watches.find(service);
+    if (found == watches.end()) {
+      watch(service);
+      found = watches.find(service);
+      if (found == watches.end()) return nullptr;
+    }
+    return &found->second.state();
+  }
+
+  void tor_changed(TorState state, const std::string& detail) {
+    tor_state = state;
+    tor_detail = detail;
+    if (state == TorState::Connecting) return;
+    for (const auto& name : manager.service_names())
+      if (manager.enabled(name) && !operations.count(name))
+        emit(name, compute(name).state, -1, state == TorState::NotRunning ? "Tor is not running: " + detail : "Tor is running");
+  }
+
+  void onion_changed(const std::string& service, const OnionStatus& status) {
+    if (operations.count(service)) return;
+    std::string message;
+    switch (status.state) {
+      case OnionState::Pending: message = "waiting for Tor"; break;
+      case OnionState::Announcing: message = "announcing onion address " + manager.onion_address(service); break;
+      case OnionState::Published: message = "online at " + manager.onion_address(service); break;
+      case OnionState::Error: message = "Tor refused the onion service: " + status.error; break;
+    }
+    emit(service, compute(service).state, -1, message);
+  }
+
+  // Wants the service's onion published with its current ports and clients.
+  void publish(const std::string& service) {
+    std::string address = manager.ensure_onion_key(service);
+    OnionSpec spec;
+    spec.key_blob = manager.onion_key_blob(service);
+    for (const auto& port : manager.onion_ports(service))
+      spec.ports.push_back(core::OnionPort{port.virtual_port, "127.0.0.1:" + std::to_string(port.target_port)});
+    if (manager.get_option(service, standard_option::client_authorization) == "true")
+      spec.client_auth_keys = manager.client_public_keys(service);
+    spec.service_id = address.substr(0, address.size() - std::string(".onion").size());
+    publisher.set(service, spec);
+  }
+
+  // Follows a service's unit, reporting changes (no polling: the unit's
+  // PropertiesChanged signals drive it).
   void watch(const std::string& service) {
     const auto& unit = manager.service(service).systemd_service;
     try {
@@ -136,8 +208,8 @@ struct Lifecycle::Impl {
         port_waits.erase(service);
         emit_current(service);
       });
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "<4>cannot watch %s: %s\n", unit.c_str(), error.what());
+    } catch (const std::exception&) {
+      watches.erase(service);  // systemd cannot be asked; status says not running
     }
   }
 
@@ -158,8 +230,16 @@ struct Lifecycle::Impl {
 
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options)
     : impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
-  for (const auto& name : manager.service_names())
-    if (manager.enabled(name)) impl_->watch(name);
+  impl_->publisher.start();
+  for (const auto& name : manager.service_names()) {
+    if (!manager.enabled(name)) continue;
+    impl_->watch(name);
+    try {
+      impl_->publish(name);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "<3>cannot publish the onion of %s: %s\n", name.c_str(), error.what());
+    }
+  }
 }
 
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change)
@@ -168,6 +248,10 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
 Lifecycle::~Lifecycle() = default;
 
 LifecycleStatus Lifecycle::status(const std::string& service) { return impl_->compute(service); }
+
+void Lifecycle::refresh_onion(const std::string& service) {
+  if (impl_->manager.enabled(service) && !impl_->operations.count(service)) impl_->publish(service);
+}
 
 void Lifecycle::install(const std::string& service, Done done) {
   auto& impl = *impl_;
@@ -184,6 +268,7 @@ void Lifecycle::install(const std::string& service, Done done) {
     try {
       impl.manager.add_packages_installed_by_us(service, result.installed);
       impl.emit(service, "installing", 100, "Setting up " + service);
+      impl.manager.ensure_onion_key(service);  // the configuration may name the address
       impl.manager.run_hook(service, ServiceManager::Hook::Install);
       impl.manager.run_hook(service, ServiceManager::Hook::Configure);
     } catch (const std::exception& error) {
@@ -214,12 +299,13 @@ void Lifecycle::enable(const std::string& service, Done done) {
   impl.begin(service, "starting");
   std::string unit = svc.systemd_service;
   try {
+    impl.manager.ensure_onion_key(service);
     impl.manager.run_hook(service, ServiceManager::Hook::Configure);
     impl.manager.run_hook(service, ServiceManager::Hook::Start);
   } catch (const std::exception& error) {
     return impl.finish(service, done, Impl::failed(error.what()));
   }
-  // Firewall rules and the onion service are added here by later work.
+  // Firewall rules are added here by later work.
   auto started = [&impl, service, unit, done](std::optional<UnitError> error) {
     if (error) return impl.finish(service, done, Impl::failed(error->what()));
     impl.wait_ports(service, impl.manager.local_ports(service),
@@ -233,6 +319,7 @@ void Lifecycle::enable(const std::string& service, Done done) {
                       }
                       try {
                         impl.manager.set_enabled(service, true);
+                        impl.publish(service);
                       } catch (const std::exception& e) {
                         return impl.finish(service, done, Impl::failed(e.what()));
                       }
@@ -254,8 +341,8 @@ void Lifecycle::disable(const std::string& service, Done done) {
   auto& impl = *impl_;
   std::string unit = impl.manager.service(service).systemd_service;
   impl.begin(service, "stopping");
-  impl.watches.erase(service);
   impl.port_waits.erase(service);
+  impl.publisher.remove(service);
   try {
     impl.units.stop(unit, [&impl, service, done](std::optional<UnitError> error) {
       if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
@@ -280,8 +367,8 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
     throw LifecycleError(LifecycleErrorCode::Busy, "busy: " + impl.apt.current_operation() +
                                                        "; one installation at a time, try again when it is done");
   impl.begin(service, "uninstalling");
-  impl.watches.erase(service);
   impl.port_waits.erase(service);
+  impl.publisher.remove(service);
   std::string unit = svc.systemd_service;
   std::vector<std::string> paths = svc.persistent_paths;
 

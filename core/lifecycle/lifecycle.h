@@ -21,10 +21,13 @@
 namespace tails_server::core {
 
 // The states a service goes through, as the front ends show them.
-//   not-installed, installing, installed (= stopped), starting, running,
-//   stopping, stopped-unexpectedly, uninstalling, failed
-// "failed" is transient: it reports an operation's failure and is followed by
-// the service's real state.
+//   not-installed, installing, stopped, starting, announcing, online,
+//   tor-not-running, running, stopping, stopped-unexpectedly, uninstalling,
+//   failed
+// A running service is "announcing" until Tor uploaded its onion descriptor,
+// then "online"; "tor-not-running" while Tor cannot be reached; "running"
+// only if its onion is not wanted. "failed" is transient: it reports an
+// operation's failure and is followed by the service's real state.
 struct StateChange {
   std::string service;
   std::string state;
@@ -36,9 +39,11 @@ struct StateChange {
 struct LifecycleStatus {
   bool installed = false;  // every package is installed (dpkg)
   bool running = false;    // the unit is active and every local port listens
-  bool published = false;  // the onion descriptor was uploaded (onion issue)
+  bool published = false;  // Tor uploaded the onion's descriptor (HS_DESC UPLOADED)
   bool enabled = false;    // the user enabled it (it should be running)
   std::string address;     // "<56>.onion" or empty
+  std::string onion;       // "", "pending", "announcing", "published", or "error: ..."
+  std::string tor;         // "connected", "connecting", or "not running: <why>"
   std::string state;       // one of the states above
   std::string operation;   // the operation in progress, e.g. "installing 45%", or empty
 };
@@ -67,6 +72,9 @@ class Lifecycle {
     std::chrono::milliseconds port_timeout{std::chrono::seconds(60)};
     // Extra apt-get arguments (tests point apt at a local repository).
     std::vector<std::string> apt_arguments;
+    // Tor's control endpoint ("unix:/path" or "127.0.0.1:9051") and cookie.
+    std::string tor_control = "unix:/run/tor/control";
+    std::string tor_cookie = "/run/tor/control.authcookie";
   };
 
   // `bus` is the daemon's system bus connection, attached to `event`. The
@@ -97,6 +105,11 @@ class Lifecycle {
   void uninstall(const std::string& service, Done done);
 
   LifecycleStatus status(const std::string& service);
+
+  // Publishes the onion of an enabled service again with its current ports
+  // and client keys (after a client was added or removed, or an option such
+  // as client-authorization or virtual-port changed). No-op if not enabled.
+  void refresh_onion(const std::string& service);
 
  private:
   struct Impl;

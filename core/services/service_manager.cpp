@@ -277,16 +277,6 @@ ServiceInfo ServiceManager::info(const std::string& service) const {
   return info;
 }
 
-ServiceStatus ServiceManager::status(const std::string& service) const {
-  const auto& entry = impl_->find(service);
-  ServiceStatus status;
-  status.installed = packages_installed(entry.service->packages);
-  auto port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::local_port)));
-  status.running = status.installed && port_listening(port) &&
-                   unit_active_state(entry.service->systemd_service) == "active";
-  return status;
-}
-
 std::vector<OptionView> ServiceManager::options(const std::string& service, bool reveal) const {
   const auto& entry = impl_->find(service);
   std::vector<OptionView> views;
@@ -390,6 +380,12 @@ void ServiceManager::run_hook(const std::string& service, Hook hook) {
     case Hook::Uninstall:
       return impl_->call_plugin(entry, "uninstalling", [&] { plugin.uninstall(context); });
   }
+}
+
+std::vector<OnionPort> ServiceManager::onion_ports(const std::string& service) const {
+  const auto& entry = impl_->find(service);
+  return impl_->call_plugin(entry, "getting the onion ports of",
+                            [&] { return entry.service->onion_ports(*entry.context); });
 }
 
 std::vector<std::uint16_t> ServiceManager::local_ports(const std::string& service) const {

@@ -48,13 +48,6 @@ struct OptionView {
   bool is_default = true;   // not set by the user
 };
 
-struct ServiceStatus {
-  bool installed = false;   // every package is installed (dpkg)
-  bool running = false;     // the unit is active and the local port listens
-  bool published = false;   // the onion descriptor was uploaded
-  std::string address;      // "<56>.onion" or empty
-};
-
 struct ServiceInfo {
   std::string name;
   std::string name_in_gui;
@@ -87,7 +80,6 @@ class ServiceManager {
 
   // Each throws ServiceError.
   ServiceInfo info(const std::string& service) const;
-  ServiceStatus status(const std::string& service) const;
   // Every option, standard ones first; secrets masked unless `reveal`.
   std::vector<OptionView> options(const std::string& service, bool reveal = false) const;
   // The option's value, unmasked (read-only ones computed now).
@@ -107,6 +99,8 @@ class ServiceManager {
   // ServiceError (InvalidValue for an OptionError, else Failed).
   enum class Hook { Install, Configure, Start, Stop, Uninstall };
   void run_hook(const std::string& service, Hook hook);
+  // The ports to publish on the service's onion (the plugin's onion_ports()).
+  std::vector<OnionPort> onion_ports(const std::string& service) const;
   // The values of the service's local port options, local-port first.
   std::vector<std::uint16_t> local_ports(const std::string& service) const;
 

@@ -1,7 +1,5 @@
 #include "services/system_probe.h"
 
-#include <systemd/sd-bus.h>
-
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -134,31 +132,6 @@ bool port_listening(std::uint16_t port) {
   auto v6 = listening_via_netlink(AF_INET6, port);
   if (!v6) return listening_via_proc(port);
   return *v6;
-}
-
-std::string unit_active_state(const std::string& unit) {
-  sd_bus* bus = nullptr;
-  if (sd_bus_open_system(&bus) < 0) return "unknown";
-  std::string result = "unknown";
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  sd_bus_message* reply = nullptr;
-  const char* path = nullptr;
-  if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                         "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
-                         unit.c_str()) >= 0 &&
-      sd_bus_message_read(reply, "o", &path) >= 0) {
-    char* state = nullptr;
-    sd_bus_error_free(&error);
-    if (sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit",
-                                   "ActiveState", &error, &state) >= 0) {
-      result = state;
-      free(state);
-    }
-  }
-  sd_bus_message_unref(reply);
-  sd_bus_error_free(&error);
-  sd_bus_flush_close_unref(bus);
-  return result;
 }
 
 }  // namespace tails_server::core

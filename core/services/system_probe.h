@@ -19,8 +19,4 @@ bool packages_installed(const std::vector<std::string>& packages,
 // /proc/net/tcp{,6} where netlink is unavailable.
 bool port_listening(std::uint16_t port);
 
-// The ActiveState of systemd unit `unit` ("active", "failed", ...), or
-// "unknown" when systemd cannot be asked (no system bus or no systemd).
-std::string unit_active_state(const std::string& unit);
-
 }  // namespace tails_server::core

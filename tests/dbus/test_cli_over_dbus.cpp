@@ -284,7 +284,7 @@ TEST_CASE("status shows the state and whether the service is enabled") {
   CHECK(info["mumble"]["enabled"] == false);
 }
 
-TEST_CASE("install, enable, disable and uninstall of an unknown service exit 4 with one line") {
+TEST_CASE("install and enable and disable and uninstall of an unknown service exit 4 with one line") {
   BusHarness harness;
   harness.start_daemon();
   for (const auto& args : std::vector<std::vector<std::string>>{{"install", "no-such-thing"},
@@ -302,7 +302,7 @@ TEST_CASE("install, enable, disable and uninstall of an unknown service exit 4 w
   }
 }
 
-TEST_CASE("a caller who is not root may not install, enable, disable or uninstall") {
+TEST_CASE("a caller who is not root may not install or enable or disable or uninstall") {
   BusHarness harness;
   harness.start_daemon();
   std::string before = harness.cli({"--json", "status", "mumble"}).out;
@@ -339,7 +339,7 @@ TEST_CASE("uninstall without --yes and without a terminal is a usage error that 
   CHECK(harness.cli({"install", "mumble", "--yes"}).exit_code == exit_code::usage);
 }
 
-TEST_CASE("monitor prints one line per StateChanged, and install reports progress and a summary") {
+TEST_CASE("monitor prints one line per StateChanged and install reports progress and a summary") {
   BusHarness harness;
   harness.start_daemon();
   std::string service = installed_service(harness);

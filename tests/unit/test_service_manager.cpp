@@ -151,12 +151,3 @@ TEST_CASE("CommandsCheckTheirArgumentsAndPluginFailuresBecomeErrors") {
   CHECK(message.find("asked to fail") != std::string::npos);
   CHECK(code_of([&] { manager.run_command("sample", "echo", {"fail"}, "s"); }) == ErrorCode::Failed);
 }
-
-TEST_CASE("StatusReadsDpkgAndTheListeningPort") {
-  Fixture f;
-  ServiceManager manager(f.config(), f.host);
-  auto status = manager.status("sample");
-  CHECK(status.installed);  // coreutils is always installed
-  CHECK_FALSE(status.running);
-  CHECK_FALSE(status.published);
-}
