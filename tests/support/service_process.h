@@ -1,9 +1,7 @@
 // Helpers for tests that run a real service daemon and a protocol probe:
 // a daemon guard that always stops what it started (by PID), a program runner
 // with standard input and a timeout, free ports and listening addresses.
-//
-// (The same file is in plugins/gobby/tests/; a shared home would be
-// tests/support/.)
+// Used by the mumble and gobby plugins' tests.
 #pragma once
 
 #include <arpa/inet.h>

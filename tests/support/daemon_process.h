@@ -1,6 +1,6 @@
 // Test helpers: a daemon started in the foreground and stopped by its PID
 // when the guard goes out of scope, free loopback ports, small file and TCP
-// helpers. (The same file is in plugins/prosody/tests/.)
+// helpers. Used by the nginx and prosody plugins' tests.
 #pragma once
 
 #include <arpa/inet.h>
