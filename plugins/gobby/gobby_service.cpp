@@ -9,7 +9,7 @@
 
 #include "gobby_config.h"
 #include "gobby_unit.h"
-#include "tls_certificate.h"
+#include "common/tls_certificate.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
@@ -60,7 +60,7 @@ std::string certificate_fingerprint(Host& host) {
   if (!in) return "(no certificate yet)";
   std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
-    return sha256_fingerprint(pem);
+    return plugins::sha256_fingerprint(pem);
   } catch (const std::exception& error) {
     throw HostError(std::string("cannot read the Gobby server certificate: ") + error.what());
   }
@@ -186,9 +186,9 @@ class GobbyService : public TailsService {
         std::filesystem::exists(host.path(certificate_file)))
       return;
     std::string address = context.onion_address();
-    TlsMaterial material;
+    plugins::TlsMaterial material;
     try {
-      material = make_self_signed(address.empty() ? "Tails Server Gobby" : address, certificate_days);
+      material = plugins::make_self_signed(address.empty() ? "Tails Server Gobby" : address, certificate_days);
     } catch (const std::exception& error) {
       throw HostError(error.what());
     }

@@ -9,7 +9,7 @@
 
 #include "mumble_config.h"
 #include "mumble_unit.h"
-#include "tls_certificate.h"
+#include "common/tls_certificate.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
@@ -54,7 +54,7 @@ std::string certificate_fingerprint(Host& host) {
   if (!in) return no_certificate;
   std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
-    return sha256_fingerprint(pem);
+    return plugins::sha256_fingerprint(pem);
   } catch (const std::exception& error) {
     throw HostError(std::string("cannot read the Mumble server certificate: ") + error.what());
   }
@@ -180,9 +180,9 @@ class MumbleService : public TailsService {
         std::filesystem::exists(host.path(certificate_file)))
       return;
     std::string address = context.onion_address();
-    TlsMaterial material;
+    plugins::TlsMaterial material;
     try {
-      material = make_self_signed(address.empty() ? "Tails Server Mumble" : address, certificate_days);
+      material = plugins::make_self_signed(address.empty() ? "Tails Server Mumble" : address, certificate_days);
     } catch (const std::exception& error) {
       throw HostError(error.what());
     }

@@ -11,7 +11,7 @@
 #include <memory>
 #include <stdexcept>
 
-namespace tails_server_gobby {
+namespace tails_server::plugins {
 namespace {
 
 template <auto Free>
@@ -106,4 +106,4 @@ std::string sha256_fingerprint(std::string_view pem) {
   return out;
 }
 
-}  // namespace tails_server_gobby
+}  // namespace tails_server::plugins

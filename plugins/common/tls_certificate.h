@@ -1,11 +1,11 @@
-// A self-signed TLS certificate for the Mumble server, made and read with
+// Self-signed TLS certificates for the services, made and read with
 // OpenSSL in-process (no shell, no key material in argv or temporary files).
 #pragma once
 
 #include <string>
 #include <string_view>
 
-namespace tails_server_mumble {
+namespace tails_server::plugins {
 
 struct TlsMaterial {
   std::string key_pem;          // PKCS#8 PEM, unencrypted
@@ -20,4 +20,4 @@ TlsMaterial make_self_signed(const std::string& common_name, int days);
 // pairs separated by ':' ("AB:CD:..."). Throws std::runtime_error.
 std::string sha256_fingerprint(std::string_view pem);
 
-}  // namespace tails_server_mumble
+}  // namespace tails_server::plugins
