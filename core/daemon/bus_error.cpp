@@ -17,9 +17,10 @@ const char* error_name(core::ErrorCode code) {
     case core::ErrorCode::NoSuchOption: return dbus_api::error::no_such_option;
     case core::ErrorCode::InvalidValue: return dbus_api::error::invalid_value;
     case core::ErrorCode::StateError: return dbus_api::error::state_error;
+    case core::ErrorCode::NoSuchClient: return dbus_api::error::no_such_client;
     case core::ErrorCode::Failed: return dbus_api::error::failed;
-    default: return dbus_api::error::failed;  // a code without its own D-Bus name (yet)
   }
+  return dbus_api::error::failed;  // a code without its own D-Bus name
 }
 
 const char* error_name(core::LifecycleErrorCode code) {

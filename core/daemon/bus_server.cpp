@@ -4,6 +4,8 @@
 #include "dbus_api.h"
 #include "log.h"
 
+#include <tails_server/standard_options.h>
+
 #include <array>
 #include <cstring>
 #include <memory>
@@ -124,19 +126,50 @@ class Reply {
 
 BusServer& server(void* userdata) { return *static_cast<BusServer*>(userdata); }
 
+// Overwrites a secret before its memory is freed.
+void wipe(std::string& secret) noexcept {
+  explicit_bzero(secret.data(), secret.size());
+  secret.clear();
+}
+
+// Bytes that are wiped when the last holder goes (a key file on its way
+// through an asynchronous authorization).
+struct WipedString {
+  std::string value;
+  ~WipedString() { wipe(value); }
+};
+
+// What the user should know after an option took `value`; "" if nothing.
+std::string option_warning(const std::string& service, const std::string& option, const std::string& value) {
+  if (option == standard_option::client_authorization && value == "false")
+    return "Client authorization is off: anyone who learns the onion address of " + service +
+           " can connect to it. Keep the address secret.";
+  if (option == standard_option::allow_lan && value == "true")
+    return "LAN access is on: devices on the local network can connect to " + service +
+           " directly, bypassing Tor.";
+  return "";
+}
+
+// Options whose change alters the published onion service.
+bool shapes_onion(const std::string& option) {
+  return option == standard_option::client_authorization || option == standard_option::virtual_port ||
+         option == standard_option::local_port;
+}
+
 }  // namespace
 
 const sd_bus_vtable BusServer::vtable_[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("ListServices", "", , "a(ssbbbss)", SD_BUS_PARAM(services),
+    SD_BUS_METHOD_WITH_NAMES("ListServices", "", , "a(ssbbbssss)", SD_BUS_PARAM(services),
                              &BusServer::list_services, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("ListPlugins", "", , "a(ssss)", SD_BUS_PARAM(plugins),
                              &BusServer::list_plugins, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("GetInfo", "s", SD_BUS_PARAM(service), "a{sv}", SD_BUS_PARAM(info),
                              &BusServer::get_info, SD_BUS_VTABLE_UNPRIVILEGED),
-    SD_BUS_METHOD_WITH_NAMES("GetStatus", "s", SD_BUS_PARAM(service), "bbbbss",
+    SD_BUS_METHOD_WITH_NAMES("GetStatus", "s", SD_BUS_PARAM(service), "bbbbssss",
                              SD_BUS_PARAM(installed) SD_BUS_PARAM(running) SD_BUS_PARAM(published)
-                                 SD_BUS_PARAM(enabled) SD_BUS_PARAM(address) SD_BUS_PARAM(state),
+                                 SD_BUS_PARAM(enabled) SD_BUS_PARAM(address) SD_BUS_PARAM(state)
+                                     SD_BUS_PARAM(onion) SD_BUS_PARAM(tor),
                              &BusServer::get_status, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("GetOptions", "s", SD_BUS_PARAM(service), "a(sssssbbb)",
                              SD_BUS_PARAM(options), &BusServer::get_options, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -144,11 +177,11 @@ const sd_bus_vtable BusServer::vtable_[] = {
                              SD_BUS_PARAM(value), &BusServer::get_option,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_NAMES("SetOption", "sss",
-                             SD_BUS_PARAM(service) SD_BUS_PARAM(option) SD_BUS_PARAM(value), "s",
-                             SD_BUS_PARAM(canonical), &BusServer::set_option,
+                             SD_BUS_PARAM(service) SD_BUS_PARAM(option) SD_BUS_PARAM(value), "ss",
+                             SD_BUS_PARAM(canonical) SD_BUS_PARAM(warning), &BusServer::set_option,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
-    SD_BUS_METHOD_WITH_NAMES("ResetOption", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), "s",
-                             SD_BUS_PARAM(value), &BusServer::reset_option,
+    SD_BUS_METHOD_WITH_NAMES("ResetOption", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(option), "ss",
+                             SD_BUS_PARAM(value) SD_BUS_PARAM(warning), &BusServer::reset_option,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_NAMES("Configure", "s", SD_BUS_PARAM(service), "", ,
                              &BusServer::configure, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -160,6 +193,17 @@ const sd_bus_vtable BusServer::vtable_[] = {
     SD_BUS_METHOD_WITH_NAMES("GetConnectionInfo", "s", SD_BUS_PARAM(service), "a(ss)s",
                              SD_BUS_PARAM(fields) SD_BUS_PARAM(instructions),
                              &BusServer::get_connection_info,
+                             SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("AddClient", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(name), "sssss",
+                             SD_BUS_PARAM(name) SD_BUS_PARAM(address) SD_BUS_PARAM(tor_browser_key)
+                                 SD_BUS_PARAM(auth_private) SD_BUS_PARAM(onion_client_auth_add),
+                             &BusServer::add_client, SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+    SD_BUS_METHOD_WITH_NAMES("RemoveClient", "ss", SD_BUS_PARAM(service) SD_BUS_PARAM(name), "", ,
+                             &BusServer::remove_client, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("ListClients", "s", SD_BUS_PARAM(service), "as", SD_BUS_PARAM(names),
+                             &BusServer::list_clients, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("ImportKey", "say", SD_BUS_PARAM(service) SD_BUS_PARAM(key_file), "s",
+                             SD_BUS_PARAM(address), &BusServer::import_key,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_NAMES("Install", "s", SD_BUS_PARAM(service), "", , &BusServer::install,
                              SD_BUS_VTABLE_UNPRIVILEGED),
@@ -210,6 +254,33 @@ void BusServer::when_authorized(sd_bus_message* call, std::string what, Action a
   });
 }
 
+void BusServer::when_authorized_for(sd_bus_message* call, const std::string& service, std::string what,
+                                    Action action) {
+  manager_.info(service);  // NoSuchService before anyone is asked for a password
+  when_authorized(call, std::move(what), std::move(action));
+}
+
+void BusServer::refresh_onion(const std::string& service) noexcept {
+  try {
+    lifecycle_.refresh_onion(service);
+  } catch (const std::exception& e) {
+    log::warning("cannot publish the onion of " + service + " again: " + e.what());
+  } catch (...) {
+    log::error("cannot publish the onion of " + service + " again (unknown exception)");
+  }
+}
+
+void BusServer::option_changed(const std::string& service, const std::string& option) {
+  bool port = false;
+  try {
+    for (const auto& view : manager_.options(service, /*reveal=*/false))
+      if (view.name == option) port = view.type == "port";
+  } catch (const std::exception&) {
+  }
+  if (port || shapes_onion(option)) refresh_onion(service);
+  emit_option_changed(service, option);
+}
+
 void BusServer::emit_option_changed(const std::string& service, const std::string& option) {
   int r = sd_bus_emit_signal(bus_, dbus_api::object_path, dbus_api::interface, dbus_api::option_changed, "ss",
                              service.c_str(), option.c_str());
@@ -220,11 +291,11 @@ int BusServer::list_services(sd_bus_message* call, void* userdata, sd_bus_error*
   auto& self = server(userdata);
   return reply_guarded(call, [&] {
     Reply reply(call);
-    reply.open('a', "(ssbbbss)");
+    reply.open('a', "(ssbbbssss)");
     for (const auto& name : self.manager_.service_names()) {
       core::ServiceInfo info = self.manager_.info(name);
       core::LifecycleStatus status = self.lifecycle_.status(name);
-      reply.open('r', "ssbbbss");
+      reply.open('r', "ssbbbssss");
       reply.string(name);
       reply.string(info.description);
       reply.boolean(status.installed);
@@ -232,6 +303,8 @@ int BusServer::list_services(sd_bus_message* call, void* userdata, sd_bus_error*
       reply.boolean(status.published);
       reply.string(status.address);
       reply.string(status.state);
+      reply.string(status.onion);
+      reply.string(status.tor);
       reply.close();
     }
     reply.close();
@@ -303,6 +376,8 @@ int BusServer::get_info(sd_bus_message* call, void* userdata, sd_bus_error*) {
     text("address", status.address);
     text("state", status.state);
     text("operation", status.operation);
+    text("onion", status.onion);
+    text("tor", status.tor);
     reply.close();
     reply.send();
   });
@@ -320,6 +395,8 @@ int BusServer::get_status(sd_bus_message* call, void* userdata, sd_bus_error*) {
     reply.boolean(status.enabled);
     reply.string(status.address);
     reply.string(status.state);
+    reply.string(status.onion);
+    reply.string(status.tor);
     reply.send();
   });
 }
@@ -373,8 +450,11 @@ int BusServer::set_option(sd_bus_message* call, void* userdata, sd_bus_error*) {
         [&self, service, option, value](sd_bus_message* call) {
           std::string canonical = self.manager_.set_option(service, option, value);
           log::info("set option " + service + "/" + option);
-          check(sd_bus_reply_method_return(call, "s", canonical.c_str()), "cannot send the reply");
-          self.emit_option_changed(service, option);
+          std::string warning = option_warning(service, option, canonical);
+          if (!warning.empty()) log::warning(warning);
+          self.option_changed(service, option);
+          check(sd_bus_reply_method_return(call, "ss", canonical.c_str(), warning.c_str()),
+                "cannot send the reply");
         });
   });
 }
@@ -387,9 +467,11 @@ int BusServer::reset_option(sd_bus_message* call, void* userdata, sd_bus_error*)
                          [&self, service, option](sd_bus_message* call) {
                            std::string value = self.manager_.reset_option(service, option);
                            log::info("reset option " + service + "/" + option);
-                           check(sd_bus_reply_method_return(call, "s", value.c_str()),
+                           std::string warning = option_warning(service, option, value);
+                           if (!warning.empty()) log::warning(warning);
+                           self.option_changed(service, option);
+                           check(sd_bus_reply_method_return(call, "ss", value.c_str(), warning.c_str()),
                                  "cannot send the reply");
-                           self.emit_option_changed(service, option);
                          });
   });
 }
@@ -442,6 +524,79 @@ int BusServer::get_connection_info(sd_bus_message* call, void* userdata, sd_bus_
                            reply.string(info.instructions);
                            reply.send();
                          });
+  });
+}
+
+int BusServer::add_client(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, name] = read_strings<2>(call);
+    self.when_authorized_for(
+        call, service, "adding a client to '" + service + "'", [&self, service, name](sd_bus_message* call) {
+          core::ServiceManager::ClientCredential credential = self.manager_.add_client(service, name);
+          log::info("added client " + name + " to " + service);  // never the key
+          self.refresh_onion(service);
+          int r = sd_bus_reply_method_return(call, "sssss", credential.name.c_str(), credential.address.c_str(),
+                                             credential.private_key_base32.c_str(),
+                                             credential.auth_private_line.c_str(),
+                                             credential.control_command.c_str());
+          wipe(credential.private_key_base32);
+          wipe(credential.auth_private_line);
+          wipe(credential.control_command);
+          check(r, "cannot send the reply");
+        });
+  });
+}
+
+int BusServer::remove_client(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service, name] = read_strings<2>(call);
+    self.when_authorized_for(call, service, "removing a client of '" + service + "'",
+                             [&self, service, name](sd_bus_message* call) {
+                               self.manager_.remove_client(service, name);
+                               log::info("removed client " + name + " of " + service);
+                               self.refresh_onion(service);
+                               check(sd_bus_reply_method_return(call, ""), "cannot send the reply");
+                             });
+  });
+}
+
+int BusServer::list_clients(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    self.when_authorized_for(call, service, "listing the clients of '" + service + "'",
+                             [&self, service](sd_bus_message* call) {
+                               Reply reply(call);
+                               reply.strings(self.manager_.clients(service));
+                               reply.send();
+                             });
+  });
+}
+
+int BusServer::import_key(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    auto [service] = read_strings<1>(call);
+    const void* bytes = nullptr;
+    std::size_t size = 0;
+    check(sd_bus_message_read_array(call, 'y', &bytes, &size), "cannot read the call's arguments");
+    if (size > dbus_api::max_key_file_size)
+      throw BusError(dbus_api::error::invalid_value,
+                     "the key file has " + std::to_string(size) + " bytes, more than an onion key can have (at most " +
+                         std::to_string(dbus_api::max_key_file_size) +
+                         "); accepted: a tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
+    auto key = std::make_shared<WipedString>();
+    if (size > 0) key->value.assign(static_cast<const char*>(bytes), size);
+    self.when_authorized_for(call, service, "importing an onion key for '" + service + "'",
+                             [&self, service, key](sd_bus_message* call) {
+                               std::string address = self.manager_.import_onion_key(service, key->value);
+                               wipe(key->value);
+                               log::info("imported an onion key for " + service);
+                               check(sd_bus_reply_method_return(call, "s", address.c_str()),
+                                     "cannot send the reply");
+                             });
   });
 }
 

@@ -35,7 +35,16 @@ class BusServer {
   // Runs `action` (which replies to `call`) once the caller is authorized,
   // or replies AccessDenied saying that `what` needs authorization and why.
   void when_authorized(sd_bus_message* call, std::string what, Action action);
+  // Like when_authorized, but replies NoSuchService first if there is no
+  // such service (before anyone is asked for a password).
+  void when_authorized_for(sd_bus_message* call, const std::string& service, std::string what, Action action);
   void emit_option_changed(const std::string& service, const std::string& option);
+  // After SetOption or ResetOption: publishes the service's onion again if
+  // the option shapes it (ports, client authorization).
+  void option_changed(const std::string& service, const std::string& option);
+  // Publishes the onion of an enabled service again (Lifecycle::refresh_onion);
+  // a failure is logged, never thrown: the change it follows is stored.
+  void refresh_onion(const std::string& service) noexcept;
   // Install, Enable, Disable and Uninstall: authorizes the caller, starts
   // `operation` and replies when it is done (an asynchronous reply).
   int start_operation(sd_bus_message* call, const char* verb, Operation operation);
@@ -51,6 +60,10 @@ class BusServer {
   static int configure(sd_bus_message* call, void* self, sd_bus_error* error);
   static int run_command(sd_bus_message* call, void* self, sd_bus_error* error);
   static int get_connection_info(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int add_client(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int remove_client(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int list_clients(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int import_key(sd_bus_message* call, void* self, sd_bus_error* error);
   static int install(sd_bus_message* call, void* self, sd_bus_error* error);
   static int enable(sd_bus_message* call, void* self, sd_bus_error* error);
   static int disable(sd_bus_message* call, void* self, sd_bus_error* error);

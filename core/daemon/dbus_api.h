@@ -22,7 +22,12 @@ inline constexpr const char* failed = "org.boum.tails.Server.Error.Failed";
 inline constexpr const char* access_denied = "org.boum.tails.Server.Error.AccessDenied";
 inline constexpr const char* busy = "org.boum.tails.Server.Error.Busy";
 inline constexpr const char* not_installed = "org.boum.tails.Server.Error.NotInstalled";
+inline constexpr const char* no_such_client = "org.boum.tails.Server.Error.NoSuchClient";
 }  // namespace error
+
+// The largest onion key file ImportKey accepts (a tor hs_ed25519_secret_key
+// file has 96 bytes; an "ED25519-V3:" key about 100).
+inline constexpr unsigned max_key_file_size = 4096;
 
 // Signals.
 inline constexpr const char* option_changed = "OptionChanged";
