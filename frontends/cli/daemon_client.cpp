@@ -63,6 +63,7 @@ ExitCode exit_code_for(std::string_view name) {
   if (name == error::state_error) return ExitCode::state_error;
   if (name == error::busy) return ExitCode::busy;
   if (name == error::not_installed) return ExitCode::not_installed;
+  if (name == error::no_such_client) return ExitCode::no_such_client;
   if (name == error::access_denied || name == SD_BUS_ERROR_ACCESS_DENIED) return ExitCode::access_denied;
   if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER)
     return ExitCode::unreachable;
@@ -129,8 +130,8 @@ std::vector<ServiceSummary> DaemonClient::list_services() {
   MessagePtr reply = send(new_call("ListServices"));
   std::vector<ServiceSummary> services;
   sd_bus_message* m = reply.get();
-  check(sd_bus_message_enter_container(m, 'a', "(ssbbbss)"), reading);
-  while (enter_struct(m, "ssbbbss")) {
+  check(sd_bus_message_enter_container(m, 'a', "(ssbbbssss)"), reading);
+  while (enter_struct(m, "ssbbbssss")) {
     ServiceSummary s;
     s.name = read_string(m);
     s.description = read_string(m);
@@ -139,6 +140,8 @@ std::vector<ServiceSummary> DaemonClient::list_services() {
     s.published = read_bool(m);
     s.address = read_string(m);
     s.state = read_string(m);
+    s.onion = read_string(m);
+    s.tor = read_string(m);
     exit_container(m);
     services.push_back(std::move(s));
   }
@@ -206,6 +209,8 @@ Details DaemonClient::info(const std::string& service) {
     else if (key == "enabled") flag(d.status.enabled);
     else if (key == "address") text(d.status.address);
     else if (key == "state") text(d.status.state);
+    else if (key == "onion") text(d.status.onion);
+    else if (key == "tor") text(d.status.tor);
     else if (key == "commands" && type == "a(ssasb)") {
       check(sd_bus_message_enter_container(m, 'a', "(ssasb)"), reading);
       while (enter_struct(m, "ssasb")) {
@@ -239,6 +244,8 @@ Status DaemonClient::status(const std::string& service) {
   s.enabled = read_bool(reply.get());
   s.address = read_string(reply.get());
   s.state = read_string(reply.get());
+  s.onion = read_string(reply.get());
+  s.tor = read_string(reply.get());
   return s;
 }
 
@@ -274,22 +281,28 @@ std::string DaemonClient::get_option(const std::string& service, const std::stri
   return read_string(reply.get());
 }
 
-std::string DaemonClient::set_option(const std::string& service, const std::string& option,
-                                     const std::string& value) {
+OptionChange DaemonClient::set_option(const std::string& service, const std::string& option,
+                                      const std::string& value) {
   MessagePtr call = new_call("SetOption");
   append_string(call.get(), service);
   append_string(call.get(), option);
   append_string(call.get(), value);
   MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_string(reply.get());
+  OptionChange change;
+  change.value = read_string(reply.get());
+  change.warning = read_string(reply.get());
+  return change;
 }
 
-std::string DaemonClient::reset_option(const std::string& service, const std::string& option) {
+OptionChange DaemonClient::reset_option(const std::string& service, const std::string& option) {
   MessagePtr call = new_call("ResetOption");
   append_string(call.get(), service);
   append_string(call.get(), option);
   MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_string(reply.get());
+  OptionChange change;
+  change.value = read_string(reply.get());
+  change.warning = read_string(reply.get());
+  return change;
 }
 
 void DaemonClient::configure(const std::string& service) {
@@ -328,6 +341,44 @@ Connection DaemonClient::connection_info(const std::string& service) {
   exit_container(m);
   c.instructions = read_string(m);
   return c;
+}
+
+Credential DaemonClient::add_client(const std::string& service, const std::string& name) {
+  MessagePtr call = new_call("AddClient");
+  append_string(call.get(), service);
+  append_string(call.get(), name);
+  MessagePtr reply = send(std::move(call), long_call_usec);
+  sd_bus_message* m = reply.get();
+  Credential c;
+  c.name = read_string(m);
+  c.address = read_string(m);
+  c.tor_browser_key = read_string(m);
+  c.auth_private = read_string(m);
+  c.onion_client_auth_add = read_string(m);
+  return c;
+}
+
+void DaemonClient::remove_client(const std::string& service, const std::string& name) {
+  MessagePtr call = new_call("RemoveClient");
+  append_string(call.get(), service);
+  append_string(call.get(), name);
+  send(std::move(call), long_call_usec);
+}
+
+std::vector<std::string> DaemonClient::list_clients(const std::string& service) {
+  MessagePtr call = new_call("ListClients");
+  append_string(call.get(), service);
+  MessagePtr reply = send(std::move(call), long_call_usec);
+  return read_strings(reply.get());
+}
+
+std::string DaemonClient::import_key(const std::string& service, const std::string& key_file_contents) {
+  MessagePtr call = new_call("ImportKey");
+  append_string(call.get(), service);
+  check(sd_bus_message_append_array(call.get(), 'y', key_file_contents.data(), key_file_contents.size()),
+        writing);
+  MessagePtr reply = send(std::move(call), long_call_usec);
+  return read_string(reply.get());
 }
 
 void DaemonClient::ping() {

@@ -36,6 +36,8 @@ struct ServiceSummary {
   bool published = false;
   std::string address;
   std::string state;  // "running", "stopped-unexpectedly", ... (docs/dbus-api.md)
+  std::string onion;  // "", "pending", "announcing", "published" or "error: ..."
+  std::string tor;    // "connected", "connecting" or "not running: ..."
 };
 
 struct PluginSummary {
@@ -52,6 +54,8 @@ struct Status {
   bool enabled = false;
   std::string address;
   std::string state;
+  std::string onion;  // as in ServiceSummary
+  std::string tor;
 };
 
 // One StateChanged signal.
@@ -95,6 +99,21 @@ struct Option {
   bool is_default = true;
 };
 
+// The reply of SetOption and ResetOption.
+struct OptionChange {
+  std::string value;    // canonical
+  std::string warning;  // for the user, or empty
+};
+
+// A client's credential, shown once (AddClient).
+struct Credential {
+  std::string name;
+  std::string address;
+  std::string tor_browser_key;
+  std::string auth_private;
+  std::string onion_client_auth_add;
+};
+
 struct Connection {
   std::vector<std::pair<std::string, std::string>> fields;
   std::string instructions;
@@ -116,12 +135,17 @@ class DaemonClient {
   Status status(const std::string& service);
   std::vector<Option> options(const std::string& service);
   std::string get_option(const std::string& service, const std::string& option);
-  std::string set_option(const std::string& service, const std::string& option, const std::string& value);
-  std::string reset_option(const std::string& service, const std::string& option);
+  OptionChange set_option(const std::string& service, const std::string& option, const std::string& value);
+  OptionChange reset_option(const std::string& service, const std::string& option);
   void configure(const std::string& service);
   std::string run_command(const std::string& service, const std::string& command,
                           const std::vector<std::string>& arguments, const std::string& secret);
   Connection connection_info(const std::string& service);
+  Credential add_client(const std::string& service, const std::string& name);
+  void remove_client(const std::string& service, const std::string& name);
+  std::vector<std::string> list_clients(const std::string& service);
+  // Sends the contents of a key file; returns the service's new address.
+  std::string import_key(const std::string& service, const std::string& key_file_contents);
 
   // Fails (unreachable) unless tails-serverd is on the bus.
   void ping();

@@ -17,6 +17,7 @@ enum ExitCode : int {
   state_error = 8,       // the service's state file is unreadable
   busy = 9,              // another operation runs on the service (or another install)
   not_installed = 10,    // the service's packages are not installed
+  no_such_client = 11,   // the service has no client of that name
   interrupted = 130,     // SIGINT or SIGTERM while waiting (the daemon goes on)
 };
 
@@ -36,6 +37,7 @@ inline constexpr const char* exit_codes_help =
     "    8  the service's state file is unreadable\n"
     "    9  busy: another operation runs on the service, or another install or uninstall\n"
     "   10  the service is not installed (install it first)\n"
+    "   11  no such client\n"
     "  130  interrupted while waiting; the operation goes on in tails-serverd\n";
 
 }  // namespace tails_server::cli

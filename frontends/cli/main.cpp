@@ -5,15 +5,20 @@
 #include "output.h"
 #include "secret_input.h"
 
+#include "qr/qr_code.h"
+
 #include <boost/program_options.hpp>
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -30,6 +35,8 @@ struct Invocation {
   bool all = false;
   bool details = false;
   bool yes = false;
+  bool qr = false;
+  bool dark_terminal = false;
   Format format = Format::Yaml;
 };
 
@@ -63,7 +70,14 @@ const Option* find_option(const std::vector<Option>& options, const std::string&
   return it == options.end() ? nullptr : &*it;
 }
 
-Document address(const std::string& onion) { return onion.empty() ? Document(nullptr) : Document(onion); }
+Document text_or_null(const std::string& text) { return text.empty() ? Document(nullptr) : Document(text); }
+Document address(const std::string& onion) { return text_or_null(onion); }
+
+// Overwrites a secret before its memory is freed.
+void wipe(std::string& secret) {
+  explicit_bzero(secret.data(), secret.size());
+  secret.clear();
+}
 
 Document strings(const std::vector<std::string>& values) {
   Document list = Document::array();
@@ -75,8 +89,8 @@ void list(const Invocation& in) {
   DaemonClient client;
   Document doc = Document::object();
   for (const auto& s : client.list_services())
-    doc[s.name] = {{"state", s.state}, {"installed", s.installed}, {"running", s.running},
-                   {"published", s.published}};
+    doc[s.name] = {{"state", s.state},         {"installed", s.installed}, {"running", s.running},
+                   {"published", s.published}, {"onion", text_or_null(s.onion)}};
   if (in.all) {
     for (const auto& p : client.list_plugins()) {
       if (p.state == "loaded" && doc.contains(p.name)) {
@@ -107,6 +121,8 @@ void info(const Invocation& in) {
   s["published"] = d.status.published;
   s["enabled"] = d.status.enabled;
   s["address"] = address(d.status.address);
+  s["onion"] = text_or_null(d.status.onion);
+  s["tor"] = text_or_null(d.status.tor);
   s["local-port"] = d.local_port;
   s["remote-port"] = d.remote_port;
   s["persistent-paths"] = strings(d.persistent_paths);
@@ -142,8 +158,14 @@ void info(const Invocation& in) {
 }
 
 Document status_document(const Status& st) {
-  return {{"state", st.state},         {"installed", st.installed}, {"running", st.running},
-          {"published", st.published}, {"enabled", st.enabled},     {"address", address(st.address)}};
+  return {{"state", st.state},
+          {"installed", st.installed},
+          {"running", st.running},
+          {"published", st.published},
+          {"enabled", st.enabled},
+          {"address", address(st.address)},
+          {"onion", text_or_null(st.onion)},
+          {"tor", text_or_null(st.tor)}};
 }
 
 void status(const Invocation& in) {
@@ -336,14 +358,16 @@ void get_option(const Invocation& in) {
   print(std::cout, doc, in.format);
 }
 
-// Prints "option: value" after a change, masking a secret.
-void print_changed(DaemonClient& client, const Invocation& in, const std::string& value) {
+// Prints "option: value" after a change, masking a secret, and the
+// daemon's warning on standard error.
+void print_changed(DaemonClient& client, const Invocation& in, const OptionChange& change) {
   const std::string &service = in.args[0], &name = in.args[1];
   std::vector<Option> options = client.options(service);
   const Option* o = find_option(options, name);
   Document doc = Document::object();
-  doc[name] = o ? typed(o->type, o->secret, o->secret ? o->value : value) : Document(value);
+  doc[name] = o ? typed(o->type, o->secret, o->secret ? o->value : change.value) : Document(change.value);
   print(std::cout, doc, in.format);
+  if (!change.warning.empty()) std::cerr << "Warning: " << one_line(change.warning) << '\n';
 }
 
 void set_option(const Invocation& in) {
@@ -351,14 +375,15 @@ void set_option(const Invocation& in) {
   DaemonClient client;
   // Without VALUE, the value (typically a password) comes from standard input.
   std::string value = in.args.size() > 2 ? in.args[2] : read_secret("New value of " + service + " " + name);
-  std::string canonical = client.set_option(service, name, value);
-  print_changed(client, in, canonical);
+  OptionChange change = client.set_option(service, name, value);
+  wipe(value);
+  print_changed(client, in, change);
 }
 
 void reset_option(const Invocation& in) {
   DaemonClient client;
-  std::string value = client.reset_option(in.args[0], in.args[1]);
-  print_changed(client, in, value);
+  OptionChange change = client.reset_option(in.args[0], in.args[1]);
+  print_changed(client, in, change);
 }
 
 void configure(const Invocation& in) {
@@ -380,14 +405,132 @@ void run(const Invocation& in) {
   print(std::cout, Document{{"message", message}}, in.format);
 }
 
+bool is_password(const std::string& label, const std::string& value) {
+  std::string lower = label;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return !value.empty() && (lower.find("password") != std::string::npos ||
+                            lower.find("passphrase") != std::string::npos);
+}
+
 void connection_info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
   Connection c = client.connection_info(service);
+  // The QR code holds the address and port only: a secret drawn on screen is
+  // easy to photograph, so a password stays text to share separately.
+  std::string qr_text, qr;
+  if (in.qr) {
+    Details d = client.info(service);
+    if (d.status.address.empty())
+      throw ClientError(ExitCode::failed, service +
+                                              " has no onion address yet, so there is no QR code to show; "
+                                              "enable it or import a key first (or leave out --qr)");
+    qr_text = d.status.address + ":" + std::to_string(d.remote_port);
+    qr = tails_server::core::qr_code_utf8(qr_text, in.dark_terminal ? tails_server::core::QrTerminal::light_on_dark
+                                                                    : tails_server::core::QrTerminal::dark_on_light);
+  }
+  bool has_password = false;
   Document s = Document::object();
-  for (const auto& [label, value] : c.fields) s[label] = value;
+  for (const auto& [label, value] : c.fields) {
+    s[label] = value;
+    has_password = has_password || is_password(label, value);
+  }
   s["instructions"] = c.instructions;
+  if (in.qr && in.format == Format::Json) {
+    s["qr-text"] = qr_text;
+    s["qr"] = qr;
+  }
   print(std::cout, Document{{service, s}}, in.format);
+  for (auto& field : c.fields) wipe(field.second);
+  if (in.qr && in.format == Format::Yaml) {
+    std::cout << "\nQR code of " << qr_text << ":\n" << qr;
+    if (has_password) std::cout << "The password is shown above; share it separately.\n";
+  }
+}
+
+// "client add SVC NAME": the credential, shown once.
+void client_add(const Invocation& in, DaemonClient& client) {
+  const std::string &service = in.args[1], &name = in.args[2];
+  Credential c = client.add_client(service, name);
+  print(std::cout,
+        Document{{"client", c.name},
+                 {"address", c.address},
+                 {"tor-browser-key", c.tor_browser_key},
+                 {"auth-private", c.auth_private},
+                 {"onion-client-auth-add", c.onion_client_auth_add}},
+        in.format);
+  std::cout << std::flush;
+  wipe(c.tor_browser_key);
+  wipe(c.auth_private);
+  wipe(c.onion_client_auth_add);
+  std::cerr << "Give this to " << one_line(name)
+            << " privately; it is not stored and cannot be shown again. Tor Browser asks for the key when it "
+               "first opens the address.\n";
+}
+
+void client(const Invocation& in) {
+  const std::string& action = in.args[0];
+  std::size_t wanted = action == "list" ? 2 : 3;
+  if ((action != "add" && action != "remove" && action != "list") || in.args.size() != wanted)
+    throw UsageError("usage: tails-server client add SVC NAME | client remove SVC NAME | client list SVC");
+  const std::string& service = in.args[1];
+  DaemonClient daemon;
+  if (action == "add") return client_add(in, daemon);
+  if (action == "remove") {
+    daemon.remove_client(service, in.args[2]);
+    print(std::cout, Document{{"removed", in.args[2]}}, in.format);
+    return;
+  }
+  print(std::cout, Document{{service, {{"clients", strings(daemon.list_clients(service))}}}}, in.format);
+}
+
+// An onion key file is about 100 bytes; anything much larger is not one.
+constexpr std::size_t max_key_file_size = 4096;
+
+// Reads a key file (or standard input for "-") as the user who runs the CLI:
+// the root daemon never opens a path a caller chose.
+std::string read_key_file(const std::string& path) {
+  int fd = path == "-" ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  std::string shown = path == "-" ? "standard input" : path;
+  if (fd < 0) throw ClientError(ExitCode::failed, "cannot open " + shown + ": " + std::strerror(errno));
+  std::string data;
+  char buffer[1024];
+  int error = 0;
+  while (data.size() <= max_key_file_size) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = errno;
+    if (n <= 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  explicit_bzero(buffer, sizeof buffer);
+  if (fd != STDIN_FILENO) close(fd);
+  if (error) {
+    wipe(data);
+    throw ClientError(ExitCode::failed, "cannot read " + shown + ": " + std::strerror(error));
+  }
+  if (data.size() > max_key_file_size) {
+    wipe(data);
+    throw ClientError(ExitCode::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
+                                               "tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
+  }
+  return data;
+}
+
+void import_key(const Invocation& in) {
+  const std::string& service = in.args[0];
+  std::string key = read_key_file(in.args[1]);
+  DaemonClient client;
+  std::string address;
+  try {
+    address = client.import_key(service, key);
+  } catch (...) {
+    wipe(key);
+    throw;
+  }
+  wipe(key);
+  print(std::cout, Document{{"address", address}}, in.format);
 }
 
 const std::vector<Verb>& verbs() {
@@ -419,8 +562,18 @@ const std::vector<Verb>& verbs() {
       {"run", "run SVC COMMAND [ARGS...]",
        "run one of the service's commands; a password it needs is read from standard input", 2, SIZE_MAX,
        run},
-      {"connection-info", "connection-info SVC", "show what clients need to connect (holds secrets)", 1, 1,
-       connection_info},
+      {"connection-info", "connection-info SVC [--qr [--dark-terminal]]",
+       "show what clients need to connect (holds secrets); --qr adds a QR code of the address and port "
+       "(never of a password)",
+       1, 1, connection_info},
+      {"client", "client add|remove|list SVC [NAME]",
+       "client authorization: add a client NAME and print its key once, remove a client (the onion is "
+       "published again without it), or list the clients' names",
+       2, 3, client},
+      {"import-key", "import-key SVC FILE",
+       "give the service the onion address of a key file (tor's hs_ed25519_secret_key, or an ED25519-V3: "
+       "key); FILE may be - for standard input; the service must be disabled",
+       2, 2, import_key},
   };
   return table;
 }
@@ -443,6 +596,8 @@ int main(int argc, char** argv) {
       ("all", "list: also show refused plugins")
       ("details", "info: also show option types, accepted values, packages, commands")
       ("yes,y", "uninstall: do not ask for confirmation")
+      ("qr", "connection-info: also draw a QR code of the address and port")
+      ("dark-terminal", "connection-info --qr: draw for light text on a dark background")
       ("help,h", "print this help and exit")
       ("version", "print the version and exit");
   po::options_description hidden;
@@ -477,10 +632,14 @@ int main(int argc, char** argv) {
     in.all = vm.count("all") > 0;
     in.details = vm.count("details") > 0;
     in.yes = vm.count("yes") > 0;
+    in.qr = vm.count("qr") > 0;
+    in.dark_terminal = vm.count("dark-terminal") > 0;
     in.format = vm.count("json") ? Format::Json : Format::Yaml;
     if (in.all && name != "list") throw UsageError("--all goes with list only");
     if (in.details && name != "info") throw UsageError("--details goes with info only");
     if (in.yes && name != "uninstall") throw UsageError("--yes goes with uninstall only");
+    if (in.qr && name != "connection-info") throw UsageError("--qr goes with connection-info only");
+    if (in.dark_terminal && !in.qr) throw UsageError("--dark-terminal goes with connection-info --qr only");
     if (in.args.size() < verb->min_args || in.args.size() > verb->max_args)
       throw UsageError(std::string("usage: tails-server ") + verb->usage);
   } catch (const std::exception& e) {
