@@ -15,7 +15,7 @@ namespace tails_server::test {
 namespace exit_code {
 inline constexpr int ok = 0, failed = 1, usage = 2, unreachable = 3, no_such_service = 4,
                      no_such_option = 5, invalid_value = 6, access_denied = 7, state_error = 8, busy = 9,
-                     not_installed = 10, interrupted = 130;
+                     not_installed = 10, no_such_client = 11, interrupted = 130;
 }
 
 // The bus's policy: everything allowed, or a Debian system bus's default

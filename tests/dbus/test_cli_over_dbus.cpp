@@ -244,7 +244,9 @@ TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
   CHECK(help.exit_code == exit_code::ok);
   for (std::string text : {"Exit status", "3  tails-serverd cannot be reached", "7  access denied", "9  busy",
                            "10  the service is not installed", "install SVC", "enable SVC", "disable SVC",
-                           "uninstall SVC [--yes]", "monitor [SVC]"}) {
+                           "uninstall SVC [--yes]", "monitor [SVC]", "11  no such client",
+                           "client add|remove|list SVC [NAME]", "import-key SVC FILE",
+                           "connection-info SVC [--qr"}) {
     CAPTURE(text);
     CHECK(help.out.find(text) != std::string::npos);
   }
