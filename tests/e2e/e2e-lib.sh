@@ -15,7 +15,7 @@ readonly E2E_SOURCE_DIR
 readonly SANDBOX=$E2E_SOURCE_DIR/tests/sandbox/sandbox
 readonly TORNET=$E2E_SOURCE_DIR/tests/tor-network/tornet
 readonly PROBES=/opt/tails-server-tests/probes   # inside the sandbox
-readonly TN=/tmp/tails-server-e2e-tornet          # the tornet DIR, inside the sandbox's /tmp
+readonly TN=/run/tails-server-e2e-tornet  # the tornet DIR in the sandbox: not /tmp, the daemon has PrivateTmp=yes
 readonly CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-300}      # seconds allowed for one command
 
 E2E_T0=$EPOCHREALTIME
