@@ -1,0 +1,144 @@
+// The daemon's firewall rules (DESIGN §8): Tails drops INPUT and filters
+// loopback OUTPUT by user, so an enabled service needs rules of its own.
+//
+// Our rules live in two chains of our own, TAILS-SERVER-IN and
+// TAILS-SERVER-OUT, in IPv4 and IPv6, jumped to from the top of INPUT and
+// OUTPUT (exactly once each). For each enabled service and each of its local
+// ports P they hold only:
+//   OUT: -o lo -p tcp --dport P -m owner --uid-owner <tor user> -j ACCEPT
+//   OUT: -o lo -p tcp --dport P -j ACCEPT          if allow-localhost
+//   IN:  ! -i lo -p tcp --dport P -j ACCEPT        if allow-lan
+//
+// Backends: "iptables" (iptables-restore --noflush and ip6tables-restore
+// --noflush, one transaction per family) or "nftables" (nft -f, one
+// transaction for both families, on the tables ip filter and ip6 filter).
+// Programs run with an argument vector only, never a shell. Each call is
+// synchronous (a few milliseconds).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+inline constexpr const char* firewall_in_chain = "TAILS-SERVER-IN";
+inline constexpr const char* firewall_out_chain = "TAILS-SERVER-OUT";
+
+// What one enabled service needs.
+struct FirewallService {
+  std::string name;
+  std::vector<std::uint16_t> ports;  // its local ports
+  bool allow_localhost = false;
+  bool allow_lan = false;
+};
+
+enum class FirewallBackend { Iptables, Nftables };
+enum class IpFamily { V4, V6 };
+
+// A program failed or its output made no sense. The message names the
+// program and quotes its output.
+class FirewallError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "iptables" or "nftables"; throws FirewallError otherwise.
+FirewallBackend parse_firewall_backend(const std::string& name);
+
+// ---- pure parts, exposed for the tests ---------------------------------
+
+// Our hooks and chains as found in one family's table.
+struct FirewallHooks {
+  bool table = false;         // the filter table exists (nftables: may be missing)
+  bool input_chain = false;   // nftables: the INPUT base chain exists
+  bool output_chain = false;  // nftables: the OUTPUT base chain exists
+  bool in_chain = false;      // TAILS-SERVER-IN exists
+  bool out_chain = false;     // TAILS-SERVER-OUT exists
+  int input_jumps = 0;        // rules in INPUT that jump to TAILS-SERVER-IN
+  int output_jumps = 0;
+  bool input_first = false;   // INPUT's first rule is our jump
+  bool output_first = false;
+  std::vector<std::uint64_t> input_jump_handles;   // nftables rule handles
+  std::vector<std::uint64_t> output_jump_handles;
+  // The chains exist and each is jumped to exactly once, from the top.
+  bool complete() const {
+    return in_chain && out_chain && input_jumps == 1 && output_jumps == 1 && input_first && output_first;
+  }
+  // Nothing of ours is there.
+  bool absent() const { return !in_chain && !out_chain && input_jumps == 0 && output_jumps == 0; }
+};
+
+// Reads `iptables-save -t filter` output.
+FirewallHooks parse_iptables_save(const std::string& text);
+// Reads `nft -a list ruleset ip|ip6` output (the table named filter).
+FirewallHooks parse_nft_ruleset(const std::string& text);
+
+// The rules of our two chains, as iptables rule specifications
+// ("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 64738 -m owner
+// --uid-owner debian-tor -j ACCEPT"), the same for IPv4 and IPv6.
+std::vector<std::string> iptables_chain_rules(const std::vector<FirewallService>& services,
+                                              const std::string& tor_user);
+// The iptables-restore --noflush input that makes one family match
+// `services`, given what is there now: declares (and so empties) our
+// chains, fills them, and leaves exactly one jump at the top of INPUT and
+// OUTPUT.
+std::string iptables_apply_script(const std::vector<FirewallService>& services, const std::string& tor_user,
+                                  const FirewallHooks& current);
+// The iptables-restore --noflush input that removes our jumps and chains
+// ("" if there is nothing of ours).
+std::string iptables_remove_script(const FirewallHooks& current);
+// The same for nft -f, one family ("ip" or "ip6") at a time; the caller
+// concatenates both into one transaction.
+std::string nft_apply_script(const std::vector<FirewallService>& services, const std::string& tor_user,
+                             IpFamily family, const FirewallHooks& current);
+std::string nft_remove_script(IpFamily family, const FirewallHooks& current);
+
+// ---- the firewall ------------------------------------------------------
+
+class Firewall {
+ public:
+  struct Options {
+    FirewallBackend backend = FirewallBackend::Iptables;
+    std::string tor_user = "debian-tor";
+    // Program names (looked up in PATH, then /usr/sbin and /sbin).
+    std::string iptables_restore = "iptables-restore";
+    std::string ip6tables_restore = "ip6tables-restore";
+    std::string iptables_save = "iptables-save";
+    std::string ip6tables_save = "ip6tables-save";
+    std::string nft = "nft";
+  };
+
+  explicit Firewall(Options options);
+
+  // Makes the kernel match exactly `services` (IPv4 and IPv6): our chains
+  // exist, hold only their rules (replaced atomically per family with
+  // iptables, across both with nftables), and are jumped to once from the
+  // top of INPUT and OUTPUT. Throws FirewallError.
+  void apply(const std::vector<FirewallService>& services);
+  // Removes our jumps and chains (IPv4 and IPv6). No-op if none is there.
+  void remove_all();
+  // Our chains and jumps are all in place (false after a reload of the
+  // base ruleset wiped them).
+  bool hooks_present();
+  // Nothing of ours is in the kernel.
+  bool absent();
+  // The kernel reports changes of this backend's rules on netlink
+  // (NFNLGRP_NFTABLES): true for nftables and iptables-nft, false for
+  // iptables-legacy, whose changes only a periodic check can notice.
+  bool kernel_notifies();
+
+  const Options& options() const { return options_; }
+
+ private:
+  FirewallHooks read(IpFamily family);
+  Options options_;
+};
+
+// Runs `argv` (no shell) with `input` on its stdin; returns its stdout and
+// stderr together. Throws FirewallError naming the program and quoting its
+// output if it cannot start, is killed or exits non-zero.
+std::string run_firewall_program(const std::vector<std::string>& argv, const std::string& input = {});
+
+}  // namespace tails_server::core
