@@ -1,6 +1,7 @@
 #include "lifecycle/lifecycle.h"
 
 #include "apt/apt_installer.h"
+#include "firewall/service_firewall.h"
 #include "services/system_probe.h"
 #include "systemd/journal.h"
 #include "systemd/port_wait.h"
@@ -34,7 +35,8 @@ struct Lifecycle::Impl {
         units(bus_),
         publisher(event_, publisher_options(options),
                   [this](TorState state, const std::string& detail) { tor_changed(state, detail); },
-                  [this](const std::string& name, const OnionStatus& status) { onion_changed(name, status); }) {}
+                  [this](const std::string& name, const OnionStatus& status) { onion_changed(name, status); }),
+        firewall(manager_, event_, {.backend = options.firewall_backend, .tor_user = options.tor_user}) {}
 
   static OnionPublisher::Options publisher_options(const Options& options) {
     OnionPublisher::Options publisher;
@@ -56,6 +58,7 @@ struct Lifecycle::Impl {
   AptInstaller apt;
   UnitControl units;
   OnionPublisher publisher;
+  ServiceFirewall firewall;  // the services' rules in the kernel (none if options.firewall_backend is "")
   TorState tor_state = TorState::NotRunning;
   std::string tor_detail = "not connected yet";
   std::map<std::string, std::string> operations;  // service → state of the operation in progress
@@ -86,6 +89,7 @@ struct Lifecycle::Impl {
   }
 
   void finish(const std::string& service, const Done& done, std::optional<LifecycleError> error) {
+    firewall.abandon(service);  // an enable that failed: no rules for it
     operations.erase(service);
     if (error) emit(service, "failed", -1, error->what());
     last_state.erase(service);
@@ -240,6 +244,9 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
       std::fprintf(stderr, "<3>cannot publish the onion of %s: %s\n", name.c_str(), error.what());
     }
   }
+  // The rules of the services recorded as enabled, and nothing else: after a
+  // crash no LAN rule of a disabled service stays open.
+  impl_->firewall.reconcile();
 }
 
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change)
@@ -248,6 +255,19 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
 Lifecycle::~Lifecycle() = default;
 
 LifecycleStatus Lifecycle::status(const std::string& service) { return impl_->compute(service); }
+
+void Lifecycle::refresh_firewall(const std::string& service) {
+  if (impl_->operations.count(service)) return;  // the operation applies the rules when it ends
+  reapply_firewall();
+}
+
+void Lifecycle::reapply_firewall() {
+  try {
+    impl_->firewall.sync();
+  } catch (const std::exception& error) {
+    throw LifecycleError(LifecycleErrorCode::Failed, std::string("cannot apply the firewall rules: ") + error.what());
+  }
+}
 
 void Lifecycle::refresh_onion(const std::string& service) {
   if (impl_->manager.enabled(service) && !impl_->operations.count(service)) impl_->publish(service);
@@ -305,7 +325,14 @@ void Lifecycle::enable(const std::string& service, Done done) {
   } catch (const std::exception& error) {
     return impl.finish(service, done, Impl::failed(error.what()));
   }
-  // Firewall rules are added here by later work.
+  // Tor's user (and local users, with allow-localhost) may reach the ports
+  // before the unit starts, so Tor can connect as soon as the onion is
+  // published; the LAN rule comes only once the service listens.
+  try {
+    impl.firewall.starting(service);
+  } catch (const std::exception& error) {
+    return impl.finish(service, done, Impl::failed("cannot set up the firewall rules of " + service + ": " + error.what()));
+  }
   auto started = [&impl, service, unit, done](std::optional<UnitError> error) {
     if (error) return impl.finish(service, done, Impl::failed(error->what()));
     impl.wait_ports(service, impl.manager.local_ports(service),
@@ -319,6 +346,7 @@ void Lifecycle::enable(const std::string& service, Done done) {
                       }
                       try {
                         impl.manager.set_enabled(service, true);
+                        impl.firewall.started(service);  // now the LAN rule, with allow-lan
                         impl.publish(service);
                       } catch (const std::exception& e) {
                         return impl.finish(service, done, Impl::failed(e.what()));
@@ -350,6 +378,7 @@ void Lifecycle::disable(const std::string& service, Done done) {
       try {
         impl.manager.run_hook(service, ServiceManager::Hook::Stop);
         impl.manager.set_enabled(service, false);
+        impl.firewall.sync();  // its rules go
       } catch (const std::exception& e) {
         return impl.finish(service, done, Impl::failed(e.what()));
       }
@@ -416,6 +445,7 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
         return impl.finish(service, done, Impl::failed(error->what()));
       try {
         impl.manager.set_enabled(service, false);
+        impl.firewall.sync();  // its rules go
       } catch (const std::exception& e) {
         return impl.finish(service, done, Impl::failed(e.what()));
       }

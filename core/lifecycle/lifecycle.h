@@ -75,6 +75,11 @@ class Lifecycle {
     // Tor's control endpoint ("unix:/path" or "127.0.0.1:9051") and cookie.
     std::string tor_control = "unix:/run/tor/control";
     std::string tor_cookie = "/run/tor/control.authcookie";
+    // "iptables" or "nftables" (DaemonConfig::firewall_backend); "" (the
+    // default, for tests on the host): no firewall rules at all.
+    std::string firewall_backend;
+    // The user Tor runs as, whose connections reach the services' ports.
+    std::string tor_user = "debian-tor";
   };
 
   // `bus` is the daemon's system bus connection, attached to `event`. The
@@ -110,6 +115,15 @@ class Lifecycle {
   // and client keys (after a client was added or removed, or an option such
   // as client-authorization or virtual-port changed). No-op if not enabled.
   void refresh_onion(const std::string& service);
+
+  // Applies the firewall rules again after allow-lan, allow-localhost or a
+  // local port of `service` changed (no-op while an operation on it runs:
+  // it applies them when it ends). Throws LifecycleError (Failed).
+  void refresh_firewall(const std::string& service);
+  // Makes the kernel's rules match the enabled services again (D-Bus
+  // ReapplyFirewall, called by the NetworkManager hook after Tails reloaded
+  // its firewall). Throws LifecycleError (Failed).
+  void reapply_firewall();
 
  private:
   struct Impl;

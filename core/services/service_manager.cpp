@@ -76,7 +76,11 @@ struct ServiceManager::Impl {
       if (!std::filesystem::exists(file)) return {};
       return OnionKey::load(file).hostname();
     }
-    std::string listen_address() const override { return "127.0.0.1"; }
+    // With allow-lan the service listens on every address and the firewall
+    // decides who reaches the port (DESIGN §8); else on loopback only.
+    std::string listen_address() const override {
+      return impl_.value(entry_, standard_option::allow_lan) == "true" ? "0.0.0.0" : "127.0.0.1";
+    }
     std::filesystem::path state_directory() const override {
       auto dir = impl_.store.directory() / entry_.service->name;
       host_.make_directory(dir, FileSpec{"root", "root", 0700});
