@@ -9,10 +9,9 @@
 // has no symlink call, so the file is written in sites-enabled directly
 // rather than in sites-available with a link.
 //
-// NOT DONE HERE (a later issue): Debian's default site
-// (/etc/nginx/sites-enabled/default) listens on 0.0.0.0:80 and [::]:80 and
-// must be disabled when the service is enabled, or nginx serves
-// /var/www/html on every interface.
+// Debian's default site (/etc/nginx/sites-enabled/default, a link) listens on
+// 0.0.0.0:80 and [::]:80: configure() removes that link, so nginx serves only
+// our site on the listen address. (sites-available/default stays.)
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
@@ -144,6 +143,8 @@ class NginxService : public tails_server::TailsService {
     }
 
     if (basic_auth) write_htpasswd(context);
+    else host.remove_file(host.path(htpasswd_file));
+    host.remove_file(host.path("/etc/nginx/sites-enabled/default"));
 
     host.make_directory(host.path("/etc/nginx/sites-enabled"), FileSpec{"root", "root", 0755});
     host.write_file(host.path(site_file), render_site(context), FileSpec{"root", "root", 0644});
