@@ -6,6 +6,7 @@
 #include "systemd/journal.h"
 #include "systemd/port_wait.h"
 #include "systemd/unit_control.h"
+#include "tor/keys/client_auth.h"
 #include "tor/onion_publisher.h"
 
 #include <tails_server/standard_options.h>
@@ -172,9 +173,17 @@ struct Lifecycle::Impl {
     if (operations.count(service)) return;
     std::string message;
     switch (status.state) {
-      case OnionState::Pending: message = "waiting for Tor"; break;
+      case OnionState::Pending:
+        message = tor_state == TorState::Connected ? "adding the onion service to Tor" : "waiting for Tor";
+        break;
       case OnionState::Announcing: message = "announcing onion address " + manager.onion_address(service); break;
-      case OnionState::Published: message = "online at " + manager.onion_address(service); break;
+      case OnionState::Published:
+        message = "online at " + manager.onion_address(service);
+        if (manager.get_option(service, standard_option::client_authorization) == "true" &&
+            manager.clients(service).empty())
+          message += "; client authorization is on and no client was added, so nobody can connect yet: "
+                     "tails-server client add " + service + " NAME";
+        break;
       case OnionState::Error: message = "Tor refused the onion service: " + status.error; break;
     }
     emit(service, compute(service).state, -1, message);
@@ -187,8 +196,12 @@ struct Lifecycle::Impl {
     spec.key_blob = manager.onion_key_blob(service);
     for (const auto& port : manager.onion_ports(service))
       spec.ports.push_back(core::OnionPort{port.virtual_port, "127.0.0.1:" + std::to_string(port.target_port)});
-    if (manager.get_option(service, standard_option::client_authorization) == "true")
+    if (manager.get_option(service, standard_option::client_authorization) == "true") {
       spec.client_auth_keys = manager.client_public_keys(service);
+      // Tor publishes a descriptor without clients for everyone: while no
+      // client was added, encrypt it for a key nobody holds, so nobody gets in.
+      if (spec.client_auth_keys.empty()) spec.client_auth_keys.push_back(ClientKey::generate().public_key_base32());
+    }
     spec.service_id = address.substr(0, address.size() - std::string(".onion").size());
     publisher.set(service, spec);
   }
