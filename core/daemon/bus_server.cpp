@@ -185,6 +185,7 @@ const sd_bus_vtable BusServer::vtable_[] = {
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
     SD_BUS_METHOD_WITH_NAMES("Configure", "s", SD_BUS_PARAM(service), "", ,
                              &BusServer::configure, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("ReapplyFirewall", "", "", &BusServer::reapply_firewall, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("RunCommand", "ssass",
                              SD_BUS_PARAM(service) SD_BUS_PARAM(command) SD_BUS_PARAM(arguments)
                                  SD_BUS_PARAM(secret),
@@ -278,6 +279,13 @@ void BusServer::option_changed(const std::string& service, const std::string& op
   } catch (const std::exception&) {
   }
   if (port || shapes_onion(option)) refresh_onion(service);
+  if (port || option == "allow-lan" || option == "allow-localhost") {
+    try {
+      lifecycle_.refresh_firewall(service);
+    } catch (const std::exception& e) {
+      log::error("cannot update the firewall rules of " + service + ": " + e.what());
+    }
+  }
   emit_option_changed(service, option);
 }
 
@@ -483,6 +491,20 @@ int BusServer::configure(sd_bus_message* call, void* userdata, sd_bus_error*) {
     self.when_authorized(call, "configuring '" + service + "'", [&self, service](sd_bus_message* call) {
       self.manager_.configure(service);
       log::info("configured " + service);
+      check(sd_bus_reply_method_return(call, ""), "cannot send the reply");
+    });
+  });
+}
+
+int BusServer::reapply_firewall(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    self.when_authorized(call, "re-applying the firewall rules", [&self](sd_bus_message* call) {
+      try {
+        self.lifecycle_.reapply_firewall();
+      } catch (const core::LifecycleError& e) {
+        throw BusError(dbus_api::error::failed, e.what());
+      }
       check(sd_bus_reply_method_return(call, ""), "cannot send the reply");
     });
   });
