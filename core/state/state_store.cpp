@@ -44,8 +44,20 @@ StateStore::StateStore(std::filesystem::path directory) : directory_(std::move(d
   std::filesystem::permissions(directory_, std::filesystem::perms::owner_all);
 }
 
+bool StateStore::persistent(const std::string& service) const {
+  if (persistent_directory_.empty()) return false;
+  struct stat st;
+  return ::lstat((persistent_directory_ / service / "state.json").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 std::filesystem::path StateStore::file(const std::string& service) const {
+  if (persistent(service)) return persistent_directory_ / service / "state.json";
   return directory_ / (service + ".state.json");
+}
+
+std::filesystem::path StateStore::service_directory(const std::string& service) const {
+  if (persistent(service)) return persistent_directory_ / service / "state";
+  return directory_ / service;
 }
 
 std::optional<ServiceState> StateStore::load(const std::string& service) const {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tails_server::core {
@@ -46,11 +47,21 @@ class StateStore {
   void save(const std::string& service, const ServiceState& state) const;
   void remove(const std::string& service) const;
 
+  // The state file: <persistent>/<service>/state.json if that exists (the
+  // service's persistence is on, see persistence/persistence.h), else
+  // <directory>/<service>.state.json.
   std::filesystem::path file(const std::string& service) const;
+  // The service's own files (onion key, ...): <persistent>/<service>/state
+  // when persistent, else <directory>/<service>.
+  std::filesystem::path service_directory(const std::string& service) const;
+  bool persistent(const std::string& service) const;
+  // Where persistent services keep their state: <persistence_root>/tails-server.
+  void set_persistent_directory(std::filesystem::path directory) { persistent_directory_ = std::move(directory); }
   const std::filesystem::path& directory() const { return directory_; }
 
  private:
   std::filesystem::path directory_;
+  std::filesystem::path persistent_directory_;
 };
 
 }  // namespace tails_server::core

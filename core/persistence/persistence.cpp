@@ -1,0 +1,604 @@
+#include "persistence/persistence.h"
+
+#include "host/atomic_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <fstream>
+#include <linux/openat2.h>
+#include <sstream>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <utility>
+
+namespace tails_server::core {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* new_suffix = ".tails-server-new";
+constexpr const char* old_suffix = ".tails-server-old";
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path, int error) {
+  throw PersistenceError(what + " " + path.string() + ": " + std::strerror(error));
+}
+
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens `path` (absolute) refusing any symbolic link on the way, including
+// the last component. Returns an invalid Fd with errno set on failure.
+Fd open_no_symlinks(const fs::path& path, int flags) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
+  return Fd(static_cast<int>(fd));
+}
+
+Fd open_dir(const fs::path& path) {
+  Fd fd = open_no_symlinks(path, O_RDONLY | O_DIRECTORY);
+  if (!fd) {
+    int error = errno;
+    if (error == ELOOP || error == ENOTDIR)
+      throw PersistenceError("refusing " + path.string() +
+                             ": a symbolic link is on the way, or it is not a directory (links are never followed under the persistence root)");
+    fail("cannot open the directory", path, error);
+  }
+  return fd;
+}
+
+Fd open_at(int dir, const std::string& name, int flags) {
+  return Fd(::openat(dir, name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW));
+}
+
+// What lies at dir/name, without following it; false if nothing.
+bool stat_at(int dir, const std::string& name, struct stat& st) {
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw PersistenceError("cannot inspect " + name + ": " + std::strerror(errno));
+}
+
+bool exists_at(int dir, const std::string& name) {
+  struct stat st;
+  return stat_at(dir, name, st);
+}
+
+void sync_fd(int fd, const fs::path& what) {
+  if (::fsync(fd) != 0) fail("cannot fsync", what, errno);
+}
+
+// Makes dir/name a directory of root with `mode` (creates it if missing);
+// refuses anything else there, a symbolic link above all.
+Fd make_dir_at(int dir, const std::string& name, mode_t mode, const fs::path& shown) {
+  if (::mkdirat(dir, name.c_str(), mode) != 0 && errno != EEXIST) fail("cannot create", shown, errno);
+  Fd fd = open_at(dir, name, O_RDONLY | O_DIRECTORY);
+  if (!fd) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      throw PersistenceError("refusing " + shown.string() + ": it is not a directory (a symbolic link?)");
+    fail("cannot open", shown, errno);
+  }
+  if (::fchown(fd.get(), 0, 0) != 0) fail("cannot set the owner of", shown, errno);
+  if (::fchmod(fd.get(), mode) != 0) fail("cannot set the mode of", shown, errno);
+  return fd;
+}
+
+// Removes dir/name and everything below it, following no link and
+// crossing no mount point. Nothing there is fine.
+void remove_at(int dir, const std::string& name, const fs::path& shown) {
+  struct stat st;
+  if (!stat_at(dir, name, st)) return;
+  if (S_ISDIR(st.st_mode)) {
+    {
+      Fd child = open_at(dir, name, O_RDONLY | O_DIRECTORY);
+      if (!child) fail("cannot open", shown, errno);
+      struct stat inside;
+      if (::fstat(child.get(), &inside) != 0 || inside.st_dev != st.st_dev || inside.st_ino != st.st_ino)
+        throw PersistenceError("refusing to remove " + shown.string() + ": it changed while being removed");
+      DIR* listing = ::fdopendir(::dup(child.get()));
+      if (!listing) fail("cannot list", shown, errno);
+      std::vector<std::string> names;
+      while (dirent* entry = ::readdir(listing)) {
+        std::string n = entry->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+      }
+      ::closedir(listing);
+      for (const auto& n : names) remove_at(child.get(), n, shown / n);
+    }
+    if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) fail("cannot remove", shown, errno);
+  } else if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+    fail("cannot remove", shown, errno);
+  }
+}
+
+// Removes what lies in the directory `dir`, keeping the directory.
+void empty_dir(int dir, const fs::path& shown) {
+  DIR* listing = ::fdopendir(::dup(dir));
+  if (!listing) fail("cannot list", shown, errno);
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(listing)) {
+    std::string n = entry->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(listing);
+  for (const auto& n : names) remove_at(dir, n, shown / n);
+}
+
+void copy_attributes(int fd, const struct stat& st, const fs::path& shown) {
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0) fail("cannot set the owner of", shown, errno);
+  if (::fchmod(fd, st.st_mode & 07777) != 0) fail("cannot set the mode of", shown, errno);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  ::futimens(fd, times);
+}
+
+void copy_contents(int from, int to, const fs::path& source) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 24, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      fail("cannot copy", source, errno);
+    break;  // fall back to read/write
+  }
+  std::vector<char> buffer(1 << 20);
+  for (;;) {
+    ssize_t got = ::read(from, buffer.data(), buffer.size());
+    if (got == 0) return;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot read", source, errno);
+    }
+    for (ssize_t done = 0; done < got;) {
+      ssize_t put = ::write(to, buffer.data() + done, static_cast<std::size_t>(got - done));
+      if (put < 0) {
+        if (errno == EINTR) continue;
+        fail("cannot write the copy of", source, errno);
+      }
+      done += put;
+    }
+  }
+}
+
+// Copies src_dir/src_name to dst_dir/dst_name (which must not exist): a
+// tree of directories, regular files and symbolic links (copied as links,
+// never followed), with owners, modes and times; everything fsynced.
+// Sockets are skipped (services recreate them); anything else is refused.
+void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
+             const fs::path& shown) {
+  struct stat st;
+  if (!stat_at(src_dir, src_name, st)) throw PersistenceError("cannot copy " + shown.string() + ": it vanished");
+  if (S_ISDIR(st.st_mode)) {
+    Fd from = open_at(src_dir, src_name, O_RDONLY | O_DIRECTORY);
+    if (!from) fail("cannot open", shown, errno);
+    if (::mkdirat(dst_dir, dst_name.c_str(), 0700) != 0) fail("cannot create the copy of", shown, errno);
+    Fd to = open_at(dst_dir, dst_name, O_RDONLY | O_DIRECTORY);
+    if (!to) fail("cannot open the copy of", shown, errno);
+    DIR* listing = ::fdopendir(::dup(from.get()));
+    if (!listing) fail("cannot list", shown, errno);
+    std::vector<std::string> names;
+    while (dirent* entry = ::readdir(listing)) {
+      std::string n = entry->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    ::closedir(listing);
+    for (const auto& n : names) copy_at(from.get(), n, to.get(), n, shown / n);
+    copy_attributes(to.get(), st, shown);
+    sync_fd(to.get(), shown);
+  } else if (S_ISREG(st.st_mode)) {
+    Fd from = open_at(src_dir, src_name, O_RDONLY);
+    if (!from) fail("cannot read", shown, errno);
+    Fd to(::openat(dst_dir, dst_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!to) fail("cannot create the copy of", shown, errno);
+    copy_contents(from.get(), to.get(), shown);
+    copy_attributes(to.get(), st, shown);
+    sync_fd(to.get(), shown);
+  } else if (S_ISLNK(st.st_mode)) {
+    std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+    ssize_t n = ::readlinkat(src_dir, src_name.c_str(), target.data(), target.size());
+    if (n < 0) fail("cannot read the link", shown, errno);
+    target.resize(static_cast<std::size_t>(n));
+    if (::symlinkat(target.c_str(), dst_dir, dst_name.c_str()) != 0) fail("cannot copy the link", shown, errno);
+    ::fchownat(dst_dir, dst_name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+  } else if (S_ISSOCK(st.st_mode)) {
+    return;
+  } else {
+    throw PersistenceError("cannot copy " + shown.string() +
+                           ": not a regular file, directory or symbolic link (a device or a FIFO)");
+  }
+}
+
+std::string read_small_file(int dir, const std::string& name) {
+  Fd fd = open_at(dir, name, O_RDONLY);
+  if (!fd) return {};
+  std::string content;
+  char buffer[256];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0) content.append(buffer, static_cast<std::size_t>(n));
+  return content;
+}
+
+}  // namespace
+
+Persistence::Persistence(fs::path persistence_root, fs::path state_dir, Options options)
+    : persistence_root_(std::move(persistence_root)), state_dir_(std::move(state_dir)), options_(std::move(options)) {}
+
+Persistence::Persistence(fs::path persistence_root, fs::path state_dir)
+    : Persistence(std::move(persistence_root), std::move(state_dir), Options{}) {}
+
+fs::path Persistence::tree() const { return persistence_root_ / "tails-server"; }
+fs::path Persistence::base(const std::string& service) const { return tree() / service; }
+fs::path Persistence::journal(const std::string& service) const { return tree() / (service + ".journal"); }
+
+bool Persistence::persistent(const std::string& service) const {
+  struct stat st;
+  return ::lstat((base(service) / "state.json").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool Persistence::available() const {
+  struct stat st;
+  return ::lstat(persistence_root_.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string Persistence::escape_path(const std::string& path) {
+  std::string out;
+  std::size_t start = path.find_first_not_of('/');
+  for (std::size_t i = start == std::string::npos ? path.size() : start; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '/') out += "%2F";
+    else if (c == '%') out += "%25";
+    else out += c;
+  }
+  if (out.empty() || out == "." || out == "..") out = "%root";
+  return out;
+}
+
+fs::path Persistence::amnesic(const std::string& path) const {
+  return options_.root / fs::path(path).relative_path();
+}
+
+void Persistence::step(const std::string& name) const {
+  if (options_.before_step) options_.before_step(name);
+}
+
+void Persistence::unmount(const std::string& path) {
+  if (!options_.mount) return;
+  auto target = amnesic(path);
+  // Stacked mounts (a mount restored twice) come off one by one.
+  for (int i = 0; i < 16; ++i) {
+    if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
+    if (errno == EINVAL || errno == ENOENT) return;  // not (or no longer) a mount point
+    fail("cannot unmount", target, errno);
+  }
+}
+
+void Persistence::mount_data(const std::string& service, const std::string& path) {
+  if (!options_.mount) return;
+  auto source = base(service) / "data" / escape_path(path);
+  auto target = amnesic(path);
+  Fd from = open_no_symlinks(source, O_PATH | O_DIRECTORY);
+  if (!from) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      throw PersistenceError("refusing to mount " + source.string() + ": a symbolic link is on the way, or it is not a directory");
+    fail("cannot open", source, errno);
+  }
+  Fd to = open_no_symlinks(target, O_PATH | O_DIRECTORY);
+  if (!to) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      throw PersistenceError("refusing to mount on " + target.string() + ": a symbolic link is on the way, or it is not a directory");
+    fail("cannot open", target, errno);
+  }
+  struct stat a, b;
+  if (::fstat(from.get(), &a) == 0 && ::fstat(to.get(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    return;  // already mounted
+  std::string from_link = "/proc/self/fd/" + std::to_string(from.get());
+  std::string to_link = "/proc/self/fd/" + std::to_string(to.get());
+  if (::mount(from_link.c_str(), to_link.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw PersistenceError("cannot bind-mount " + source.string() + " at " + target.string() + ": " +
+                           std::strerror(errno));
+}
+
+void Persistence::restore_mounts(const std::string& service, const std::vector<std::string>& paths) {
+  if (!persistent(service)) return;
+  for (const auto& path : paths) mount_data(service, path);
+}
+
+void Persistence::turn_on(const std::string& service, const std::vector<std::string>& paths) {
+  recover(service, paths);  // never start over an unfinished migration
+  if (persistent(service)) return restore_mounts(service, paths);
+  if (!available())
+    throw PersistenceError("the Persistent Storage is not unlocked (" + persistence_root_.string() +
+                           " is not a directory); unlock it, then turn persistence on");
+  auto state_file = state_dir_ / (service + ".state.json");
+  if (!fs::exists(fs::symlink_status(state_file)))
+    throw PersistenceError("cannot turn persistence on for " + service + ": it has no state file " +
+                           state_file.string());
+  Fd root = open_dir(persistence_root_);
+  Fd tree_fd = make_dir_at(root.get(), "tails-server", 0700, tree());
+  sync_fd(root.get(), persistence_root_);
+  remove_at(tree_fd.get(), service, base(service));  // a leftover of an interrupted, rolled-back try
+  write_file_atomically(journal(service), "to-persistent\n", 0600);
+  try {
+    Fd base_fd = make_dir_at(tree_fd.get(), service, 0700, base(service));
+    Fd data_fd = make_dir_at(base_fd.get(), "data", 0700, base(service) / "data");
+    step("copy-data");
+    for (const auto& path : paths) {
+      auto source = amnesic(path);
+      auto name = escape_path(path);
+      Fd parent = open_dir(source.parent_path());
+      std::string leaf = source.filename().string();
+      struct stat st;
+      if (!stat_at(parent.get(), leaf, st)) {
+        if (::mkdirat(parent.get(), leaf.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create", source, errno);
+        stat_at(parent.get(), leaf, st);
+      }
+      if (!S_ISDIR(st.st_mode))
+        throw PersistenceError("refusing " + source.string() + ": not a directory (a symbolic link?)");
+      copy_at(parent.get(), leaf, data_fd.get(), name + new_suffix, source);
+      if (::renameat(data_fd.get(), (name + new_suffix).c_str(), data_fd.get(), name.c_str()) != 0)
+        fail("cannot rename into place the copy of", source, errno);
+    }
+    sync_fd(data_fd.get(), base(service) / "data");
+    step("copy-state");
+    Fd state_fd = open_dir(state_dir_);
+    if (exists_at(state_fd.get(), service)) {
+      copy_at(state_fd.get(), service, base_fd.get(), std::string("state") + new_suffix, state_dir_ / service);
+      if (::renameat(base_fd.get(), (std::string("state") + new_suffix).c_str(), base_fd.get(), "state") != 0)
+        fail("cannot rename into place", base(service) / "state", errno);
+    } else {
+      make_dir_at(base_fd.get(), "state", 0700, base(service) / "state");
+    }
+    copy_at(state_fd.get(), service + ".state.json", base_fd.get(), std::string("state.json") + new_suffix,
+            state_file);
+    sync_fd(base_fd.get(), base(service));
+    step("commit");
+    if (::renameat(base_fd.get(), (std::string("state.json") + new_suffix).c_str(), base_fd.get(), "state.json") != 0)
+      fail("cannot rename into place", base(service) / "state.json", errno);
+    sync_fd(base_fd.get(), base(service));
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    std::string why = error.what();
+    try {
+      roll_back_on(service, paths);
+    } catch (const std::exception& again) {
+      throw PersistenceError("turning persistence on for " + service + " failed: " + why +
+                             "; the roll-back failed too (" + again.what() +
+                             "); the original data is untouched and the next start of the daemon retries");
+    }
+    throw PersistenceError("turning persistence on for " + service + " failed: " + why +
+                           "; rolled back, nothing was changed");
+  }
+  try {
+    finish_on(service, paths);
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw PersistenceError("the data of " + service + " is on the Persistent Storage, but " + error.what() +
+                           "; the next start of the daemon finishes the move");
+  }
+}
+
+void Persistence::roll_back_on(const std::string& service, const std::vector<std::string>&) {
+  Fd tree_fd = open_dir(tree());
+  remove_at(tree_fd.get(), service, base(service));
+  sync_fd(tree_fd.get(), tree());
+  if (::unlinkat(tree_fd.get(), (service + ".journal").c_str(), 0) != 0 && errno != ENOENT)
+    fail("cannot remove", journal(service), errno);
+}
+
+void Persistence::finish_on(const std::string& service, const std::vector<std::string>& paths) {
+  step("remove-sources");
+  for (const auto& path : paths) {
+    unmount(path);  // never empty the persistent copy through a mount
+    auto target = amnesic(path);
+    Fd dir = open_no_symlinks(target, O_RDONLY | O_DIRECTORY);
+    if (!dir) {
+      if (errno != ENOENT) fail("cannot open", target, errno);
+      if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create", target, errno);
+      continue;
+    }
+    empty_dir(dir.get(), target);
+  }
+  {
+    Fd state_fd = open_dir(state_dir_);
+    remove_at(state_fd.get(), service, state_dir_ / service);
+    remove_at(state_fd.get(), service + ".state.json", state_dir_ / (service + ".state.json"));
+    sync_fd(state_fd.get(), state_dir_);
+  }
+  step("mount");
+  for (const auto& path : paths) mount_data(service, path);
+  Fd tree_fd = open_dir(tree());
+  if (::unlinkat(tree_fd.get(), (service + ".journal").c_str(), 0) != 0 && errno != ENOENT)
+    fail("cannot remove", journal(service), errno);
+  sync_fd(tree_fd.get(), tree());
+}
+
+void Persistence::turn_off(const std::string& service, const std::vector<std::string>& paths) {
+  recover(service, paths);  // never start over an unfinished migration
+  if (!persistent(service)) return;
+  Fd tree_fd = open_dir(tree());
+  write_file_atomically(journal(service), "to-amnesic\n", 0600);
+  try {
+    Fd base_fd = open_dir(base(service));
+    Fd data_fd = open_dir(base(service) / "data");
+    step("copy-data");
+    for (const auto& path : paths) {
+      auto target = amnesic(path);
+      auto name = escape_path(path);
+      Fd parent = open_dir(target.parent_path());
+      std::string fresh = target.filename().string() + new_suffix;
+      remove_at(parent.get(), fresh, target.parent_path() / fresh);
+      struct stat st;
+      if (stat_at(data_fd.get(), name, st)) {
+        if (!S_ISDIR(st.st_mode))
+          throw PersistenceError("refusing " + (base(service) / "data" / name).string() +
+                                 ": not a directory (a symbolic link planted on the Persistent Storage?)");
+        copy_at(data_fd.get(), name, parent.get(), fresh, base(service) / "data" / name);
+      } else if (::mkdirat(parent.get(), fresh.c_str(), 0755) != 0) {
+        fail("cannot create", target.parent_path() / fresh, errno);
+      }
+      sync_fd(parent.get(), target.parent_path());
+    }
+    step("copy-state");
+    fs::create_directories(state_dir_);
+    Fd state_fd = open_dir(state_dir_);
+    std::string fresh_dir = service + new_suffix;
+    std::string fresh_file = service + ".state.json" + new_suffix;
+    remove_at(state_fd.get(), fresh_dir, state_dir_ / fresh_dir);
+    remove_at(state_fd.get(), fresh_file, state_dir_ / fresh_file);
+    struct stat st;
+    if (stat_at(base_fd.get(), "state", st) && !S_ISDIR(st.st_mode))
+      throw PersistenceError("refusing " + (base(service) / "state").string() + ": not a directory");
+    if (exists_at(base_fd.get(), "state"))
+      copy_at(base_fd.get(), "state", state_fd.get(), fresh_dir, base(service) / "state");
+    copy_at(base_fd.get(), "state.json", state_fd.get(), fresh_file, base(service) / "state.json");
+    sync_fd(state_fd.get(), state_dir_);
+    step("commit");
+    if (::renameat(base_fd.get(), "state.json", base_fd.get(), "state.json.off") != 0)
+      fail("cannot rename", base(service) / "state.json", errno);
+    sync_fd(base_fd.get(), base(service));
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    std::string why = error.what();
+    try {
+      roll_back_off(service, paths);
+    } catch (const std::exception& again) {
+      throw PersistenceError("turning persistence off for " + service + " failed: " + why +
+                             "; the roll-back failed too (" + again.what() +
+                             "); the persistent data is untouched and the next start of the daemon retries");
+    }
+    throw PersistenceError("turning persistence off for " + service + " failed: " + why +
+                           "; rolled back, nothing was changed");
+  }
+  try {
+    finish_off(service, paths);
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw PersistenceError("the data of " + service + " is back in the amnesic system, but " + error.what() +
+                           "; the next start of the daemon finishes the move");
+  }
+}
+
+void Persistence::roll_back_off(const std::string& service, const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    auto target = amnesic(path);
+    Fd parent = open_no_symlinks(target.parent_path(), O_RDONLY | O_DIRECTORY);
+    if (!parent) continue;
+    std::string fresh = target.filename().string() + new_suffix;
+    remove_at(parent.get(), fresh, target.parent_path() / fresh);
+  }
+  if (Fd state_fd = open_no_symlinks(state_dir_, O_RDONLY | O_DIRECTORY)) {
+    remove_at(state_fd.get(), service + new_suffix, state_dir_ / (service + new_suffix));
+    remove_at(state_fd.get(), service + ".state.json" + new_suffix,
+              state_dir_ / (service + ".state.json" + new_suffix));
+  }
+  Fd tree_fd = open_dir(tree());
+  if (::unlinkat(tree_fd.get(), (service + ".journal").c_str(), 0) != 0 && errno != ENOENT)
+    fail("cannot remove", journal(service), errno);
+  sync_fd(tree_fd.get(), tree());
+}
+
+void Persistence::finish_off(const std::string& service, const std::vector<std::string>& paths) {
+  step("unmount");
+  for (const auto& path : paths) unmount(path);
+  step("swap-data");
+  for (const auto& path : paths) {
+    auto target = amnesic(path);
+    Fd parent = open_dir(target.parent_path());
+    std::string leaf = target.filename().string();
+    std::string fresh = leaf + new_suffix;
+    std::string old = leaf + old_suffix;
+    if (!exists_at(parent.get(), fresh)) continue;  // done before
+    remove_at(parent.get(), old, target.parent_path() / old);
+    if (exists_at(parent.get(), leaf) && ::renameat(parent.get(), leaf.c_str(), parent.get(), old.c_str()) != 0)
+      fail("cannot rename", target, errno);
+    if (::renameat(parent.get(), fresh.c_str(), parent.get(), leaf.c_str()) != 0)
+      fail("cannot rename into place", target, errno);
+    sync_fd(parent.get(), target.parent_path());
+    remove_at(parent.get(), old, target.parent_path() / old);
+  }
+  {
+    Fd state_fd = open_dir(state_dir_);
+    if (exists_at(state_fd.get(), service + new_suffix)) {
+      remove_at(state_fd.get(), service, state_dir_ / service);
+      if (::renameat(state_fd.get(), (service + new_suffix).c_str(), state_fd.get(), service.c_str()) != 0)
+        fail("cannot rename into place", state_dir_ / service, errno);
+    }
+    std::string file = service + ".state.json";
+    if (exists_at(state_fd.get(), file + new_suffix) &&
+        ::renameat(state_fd.get(), (file + new_suffix).c_str(), state_fd.get(), file.c_str()) != 0)
+      fail("cannot rename into place", state_dir_ / file, errno);
+    sync_fd(state_fd.get(), state_dir_);
+  }
+  step("remove-persistent");
+  Fd tree_fd = open_dir(tree());
+  remove_at(tree_fd.get(), service, base(service));
+  if (::unlinkat(tree_fd.get(), (service + ".journal").c_str(), 0) != 0 && errno != ENOENT)
+    fail("cannot remove", journal(service), errno);
+  sync_fd(tree_fd.get(), tree());
+}
+
+void Persistence::remove(const std::string& service, const std::vector<std::string>& paths) {
+  for (const auto& path : paths) unmount(path);
+  Fd tree_fd = open_no_symlinks(tree(), O_RDONLY | O_DIRECTORY);
+  if (!tree_fd) return;
+  remove_at(tree_fd.get(), service, base(service));
+  remove_at(tree_fd.get(), service + ".journal", journal(service));
+  sync_fd(tree_fd.get(), tree());
+}
+
+std::string Persistence::recover(const std::string& service, const std::vector<std::string>& paths) {
+  Fd tree_fd = open_no_symlinks(tree(), O_RDONLY | O_DIRECTORY);
+  if (!tree_fd) return {};
+  if (!exists_at(tree_fd.get(), service + ".journal")) return {};
+  std::string direction = read_small_file(tree_fd.get(), service + ".journal");
+  bool committed_on = persistent(service);
+  if (direction.rfind("to-persistent", 0) == 0) {
+    if (committed_on) {
+      finish_on(service, paths);
+      return "finished moving " + service + " to the Persistent Storage (interrupted before)";
+    }
+    roll_back_on(service, paths);
+    return "rolled back an interrupted move of " + service + " to the Persistent Storage";
+  }
+  if (direction.rfind("to-amnesic", 0) == 0) {
+    if (committed_on) {
+      roll_back_off(service, paths);
+      return "rolled back an interrupted move of " + service + " out of the Persistent Storage";
+    }
+    finish_off(service, paths);
+    return "finished moving " + service + " out of the Persistent Storage (interrupted before)";
+  }
+  throw PersistenceError("unreadable migration journal " + journal(service).string() + " (\"" + direction +
+                         "\"); remove it once the data of " + service + " is checked");
+}
+
+}  // namespace tails_server::core
