@@ -1,5 +1,6 @@
 #include "services/service_manager.h"
 
+#include "persistence/persistence.h"
 #include "services/system_probe.h"
 #include "tor/keys/client_auth.h"
 #include "tor/keys/onion_key.h"
@@ -82,7 +83,7 @@ struct ServiceManager::Impl {
       return impl_.value(entry_, standard_option::allow_lan) == "true" ? "0.0.0.0" : "127.0.0.1";
     }
     std::filesystem::path state_directory() const override {
-      auto dir = impl_.store.directory() / entry_.service->name;
+      auto dir = impl_.store.service_directory(entry_.service->name);
       host_.make_directory(dir, FileSpec{"root", "root", 0700});
       return dir;
     }
@@ -100,11 +101,23 @@ struct ServiceManager::Impl {
     std::unique_ptr<Context> context;
   };
 
-  Impl(const DaemonConfig& config_, Host& host_) : config(config_), host(host_), store(config_.state_dir) {}
+  Impl(const DaemonConfig& config_, Host& host_)
+      : config(config_), host(host_), store(config_.state_dir),
+        persistence(config_.persistence_root, config_.state_dir, persistence_options(config_)) {
+    store.set_persistent_directory(persistence.tree());
+  }
+
+  static Persistence::Options persistence_options(const DaemonConfig& config) {
+    Persistence::Options options;
+    options.root = config.root;
+    return options;
+  }
 
   DaemonConfig config;
   Host& host;
   StateStore store;
+  Persistence persistence;
+  UnitGuard unit_guard;
   PluginLoader loader;
   std::vector<std::unique_ptr<Entry>> entries;
 
@@ -145,7 +158,7 @@ struct ServiceManager::Impl {
   }
 
   std::filesystem::path key_file(const TailsService& service) const {
-    return store.directory() / service.name / "hs_ed25519_secret_key";
+    return store.service_directory(service.name) / "hs_ed25519_secret_key";
   }
 
   void save(Entry& entry) {
@@ -182,6 +195,32 @@ struct ServiceManager::Impl {
     if (changed) save(entry);
   }
 
+  // The option `persistence` says where the state is (the location wins).
+  void sync_persistence_option(Entry& entry) {
+    if (persistence.persistent(entry.service->name)) entry.state.options[standard_option::persistence] = "true";
+    else entry.state.options.erase(standard_option::persistence);
+  }
+
+  void set_persistence(Entry& entry, bool on) {
+    const auto& name = entry.service->name;
+    if (on) entry.state.options[standard_option::persistence] = "true";
+    else entry.state.options.erase(standard_option::persistence);
+    save(entry);  // the file moves with the rest
+    try {
+      if (on) persistence.turn_on(name, entry.service->persistent_paths);
+      else persistence.turn_off(name, entry.service->persistent_paths);
+    } catch (const std::exception& error) {
+      sync_persistence_option(entry);
+      try {
+        save(entry);
+      } catch (const std::exception&) {
+      }
+      throw ServiceError(ErrorCode::Failed, error.what());
+    }
+    host.log(LogLevel::Info, name + ": persistence " + (on ? "on: data, state and onion key are on the Persistent Storage"
+                                                           : "off: data, state and onion key are amnesic"));
+  }
+
   template <class F>
   auto call_plugin(const Entry& entry, const std::string& what, F&& f) const -> decltype(f()) {
     try {
@@ -207,6 +246,15 @@ ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
     entry->options = standard_options(*record.service);
     for (const auto& option : record.service->options) entry->options.push_back(option);
     entry->context = std::make_unique<Impl::Context>(*impl_, *entry, host);
+    // A migration a killed daemon left is finished or rolled back, and the
+    // persistent data is mounted, before anything reads the state or the paths.
+    try {
+      auto recovered = impl_->persistence.recover(record.service->name, record.service->persistent_paths);
+      if (!recovered.empty()) host.log(LogLevel::Warning, recovered);
+      impl_->persistence.restore_mounts(record.service->name, record.service->persistent_paths);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, record.service->name + ": " + error.what());
+    }
     try {
       if (auto state = impl_->store.load(record.service->name)) entry->state = std::move(*state);
     } catch (const StateError& error) {
@@ -234,6 +282,7 @@ ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
                                       "; using the default");
       it = entry->state.options.erase(it);
     }
+    impl_->sync_persistence_option(*entry);
     try {
       impl_->generate_secrets(*entry);
     } catch (const std::exception& error) {
@@ -326,6 +375,14 @@ std::string ServiceManager::set_option(const std::string& service, const std::st
   }
   if (auto* port = dynamic_cast<const PortOption*>(&opt); port && port->is_local())
     impl_->check_port_clash(entry, opt, canonical);
+  if (opt.name() == standard_option::persistence) {
+    bool on = canonical == "true";
+    if (on == impl_->persistence.persistent(service)) return canonical;
+    auto work = [this, &entry, on] { impl_->set_persistence(entry, on); };
+    if (impl_->unit_guard) impl_->unit_guard(service, work);
+    else work();
+    return canonical;
+  }
   auto previous = entry.state;
   entry.state.options[opt.name()] = canonical;
   try {
@@ -442,7 +499,7 @@ void ServiceManager::forget(const std::string& service) {
   entry.state_error.clear();
   impl_->store.remove(service);
   std::error_code ignored;
-  std::filesystem::remove_all(impl_->store.directory() / service, ignored);
+  std::filesystem::remove_all(impl_->store.service_directory(service), ignored);
   impl_->generate_secrets(entry);
 }
 
@@ -560,6 +617,23 @@ std::vector<std::string> ServiceManager::client_public_keys(const std::string& s
   std::vector<std::string> keys;
   for (const auto& [name, key] : impl_->find(service).state.clients) keys.push_back(key);
   return keys;
+}
+
+void ServiceManager::set_unit_guard(UnitGuard guard) { impl_->unit_guard = std::move(guard); }
+
+bool ServiceManager::persistent(const std::string& service) const {
+  impl_->find(service);
+  return impl_->persistence.persistent(service);
+}
+
+void ServiceManager::remove_persistent_data(const std::string& service) {
+  auto& entry = impl_->find(service);
+  try {
+    impl_->persistence.remove(service, entry.service->persistent_paths);
+  } catch (const std::exception& error) {
+    throw ServiceError(ErrorCode::Failed, error.what());
+  }
+  impl_->sync_persistence_option(entry);
 }
 
 std::string ServiceManager::run_command(const std::string& service, const std::string& command,

@@ -8,6 +8,7 @@
 #include <tails_server/host.h>
 #include <tails_server/service.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -144,6 +145,18 @@ class ServiceManager {
   std::vector<std::string> clients(const std::string& service) const;
   // The public keys (52-char base32) of every client, for ADD_ONION.
   std::vector<std::string> client_public_keys(const std::string& service) const;
+
+  // Persistence (DESIGN §8, persistence/persistence.h). Setting the option
+  // `persistence` migrates the service's data, state and onion key to or
+  // from <persistence_root>/tails-server/<service>/ before it returns
+  // (ServiceError Failed, rolled back, if that fails). The guard, if set,
+  // runs the migration: the lifecycle stops the service's unit around it.
+  using UnitGuard = std::function<void(const std::string& service, const std::function<void()>& work)>;
+  void set_unit_guard(UnitGuard guard);
+  bool persistent(const std::string& service) const;
+  // Unmounts and removes everything of the service on the Persistent
+  // Storage (uninstall); its state is then amnesic.
+  void remove_persistent_data(const std::string& service);
 
   // Runs one of the plugin's commands; returns its message.
   std::string run_command(const std::string& service, const std::string& command,
