@@ -230,6 +230,76 @@ struct Lifecycle::Impl {
     }
   }
 
+  // A service recorded as enabled whose unit is not running and that is not
+  // marked autostart stays off (after a reboot): it is recorded as disabled.
+  bool keep_enabled_at_start(const std::string& service) {
+    try {
+      if (manager.get_option(service, standard_option::autostart) == "true") return true;
+      const UnitState* unit = unit_state(service);
+      if (!unit) return true;  // systemd cannot be asked: change nothing
+      const auto& active = unit->active_state;
+      if (active == "active" || active == "activating" || active == "reloading") return true;
+      manager.set_enabled(service, false);
+      std::fprintf(stderr, "<5>%s is not running and not marked autostart: recorded as disabled\n", service.c_str());
+      return false;
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "<3>%s: %s\n", service.c_str(), error.what());
+      return true;
+    }
+  }
+
+  // Runs `work` (a persistence migration) with the service's unit stopped
+  // if it runs, and starts it again afterwards, whatever happened.
+  void guarded(const std::string& service, const std::function<void()>& work) {
+    if (auto running = operations.find(service); running != operations.end())
+      throw LifecycleError(LifecycleErrorCode::Busy,
+                           "busy: " + service + " is " + running->second + "; try again when it is done");
+    const auto& svc = manager.service(service);
+    std::string unit = svc.systemd_service;
+    bool was_active = false;
+    if (packages_installed(svc.packages)) {
+      const UnitState* state = unit_state(service);
+      was_active = state && (state->active_state == "active" || state->active_state == "activating" ||
+                             state->active_state == "reloading");
+    }
+    auto systemctl = [this, &unit](const char* verb) {
+      RunOptions run;
+      run.timeout = std::chrono::seconds(90);
+      auto result = manager.host().run({"systemctl", verb, unit}, run);
+      if (result.exit_code != 0)
+        throw failed("systemctl " + std::string(verb) + " " + unit + " failed: " + result.output);
+    };
+    operations[service] = was_active ? "stopping" : "starting";
+    port_waits.erase(service);
+    try {
+      if (was_active) systemctl("stop");
+      work();
+    } catch (...) {
+      if (was_active) {
+        try {
+          systemctl("start");
+        } catch (const std::exception& error) {
+          std::fprintf(stderr, "<3>%s\n", error.what());
+        }
+      }
+      operations.erase(service);
+      last_state.erase(service);
+      emit_current(service);
+      throw;
+    }
+    try {
+      if (was_active) systemctl("start");
+    } catch (...) {
+      operations.erase(service);
+      last_state.erase(service);
+      emit_current(service);
+      throw;
+    }
+    operations.erase(service);
+    last_state.erase(service);
+    emit_current(service);
+  }
+
   // Waits for each of `ports` in turn, then calls `done`.
   void wait_ports(const std::string& service, std::vector<std::uint16_t> ports,
                   std::function<void(std::optional<std::string>)> done) {
@@ -248,8 +318,12 @@ struct Lifecycle::Impl {
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options)
     : impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
   impl_->publisher.start();
+  manager.set_unit_guard([this](const std::string& service, const std::function<void()>& work) {
+    impl_->guarded(service, work);
+  });
   for (const auto& name : manager.service_names()) {
     if (!manager.enabled(name)) continue;
+    if (!impl_->keep_enabled_at_start(name)) continue;
     impl_->watch(name);
     try {
       impl_->publish(name);
@@ -423,6 +497,7 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
     }
     auto remove_data = [&impl, service, paths, done]() {
       try {
+        impl.manager.remove_persistent_data(service);  // unmounts; the state is amnesic again
         auto& host = impl.manager.host();
         for (const auto& path : paths) {
           std::error_code error;
@@ -467,6 +542,70 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
   } catch (const std::exception&) {
     remove_everything();  // no systemd to ask: nothing of ours runs
   }
+}
+
+void Lifecycle::autostart(Done done) {
+  auto run = std::make_shared<AutostartRun>();
+  run->done = std::move(done);
+  for (const auto& name : impl_->manager.service_names()) {
+    try {
+      if (impl_->manager.get_option(name, standard_option::autostart) == "true") run->pending.push_back(name);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "<3>autostart: %s: %s\n", name.c_str(), error.what());
+    }
+  }
+  autostart_next(run);
+}
+
+// Starts the next service of `run`, or ends it.
+void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
+  auto& impl = *impl_;
+  while (!run->pending.empty()) {
+    std::string service = run->pending.front();
+    run->pending.erase(run->pending.begin());
+    const auto& svc = impl.manager.service(service);
+    if (!packages_installed(svc.packages)) {
+      std::string message = service + " is marked autostart but not installed (packages: " +
+                            join_packages(svc.packages) +
+                            "); packages are never installed at boot, so it stays off: install it with "
+                            "tails-server install " + service;
+      std::fprintf(stderr, "<3>autostart: %s\n", message.c_str());
+      try {
+        impl.manager.set_enabled(service, false);
+      } catch (const std::exception&) {
+      }
+      impl.emit(service, "failed", -1, message);
+      impl.last_state.erase(service);
+      impl.emit_current(service);
+      run->failures.push_back(message);
+      continue;
+    }
+    auto status = impl.compute(service);
+    if (status.running && status.enabled) {
+      std::fprintf(stderr, "<6>autostart: %s runs already\n", service.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "<6>autostart: starting %s\n", service.c_str());
+    try {
+      enable(service, [this, service, run](std::optional<LifecycleError> error) {
+        if (error) {
+          std::fprintf(stderr, "<3>autostart: %s did not start: %s\n", service.c_str(), error->what());
+          run->failures.push_back(service + ": " + error->what());
+        } else {
+          std::fprintf(stderr, "<6>autostart: %s started\n", service.c_str());
+        }
+        autostart_next(run);
+      });
+      return;  // continues from enable's callback
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "<3>autostart: %s did not start: %s\n", service.c_str(), error.what());
+      run->failures.push_back(service + ": " + error.what());
+    }
+  }
+  if (run->failures.empty()) return run->done(std::nullopt);
+  std::string text;
+  for (const auto& f : run->failures) text += (text.empty() ? "" : "; ") + f;
+  run->done(Impl::failed("autostart: " + text));
 }
 
 }  // namespace tails_server::core

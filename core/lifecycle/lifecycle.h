@@ -125,7 +125,24 @@ class Lifecycle {
   // its firewall). Throws LifecycleError (Failed).
   void reapply_firewall();
 
+  // At boot (tails-server-autostart.service → `tails-server autostart` →
+  // D-Bus Autostart()): enables, one after the other, every service whose
+  // option `autostart` is true and that is not running yet (mounts were
+  // restored when the daemon started; enable writes the configuration,
+  // starts the unit and publishes the onion). Never installs packages: a
+  // service whose packages are missing is reported (journal, a "failed"
+  // StateChanged) and recorded as disabled. `done` gets Failed naming every
+  // service that could not start, after all were tried.
+  void autostart(Done done);
+
  private:
+  struct AutostartRun {
+    std::vector<std::string> pending;
+    std::vector<std::string> failures;
+    Done done;
+  };
+  void autostart_next(const std::shared_ptr<AutostartRun>& run);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
