@@ -12,7 +12,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <cstdio>
 #include <unistd.h>
 #include <utility>
 
@@ -233,6 +236,80 @@ void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::s
   }
 }
 
+// Bind-mounts `source` at `target`, both opened with no symbolic link on
+// the way. 0, or an errno (ELOOP / ENOTDIR for a link or a non-directory).
+int bind_no_symlinks(const char* source, const char* target, bool* source_bad) {
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int from = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof how));
+  if (from < 0) {
+    *source_bad = true;
+    return errno;
+  }
+  int to = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, target, &how, sizeof how));
+  if (to < 0) {
+    int error = errno;
+    ::close(from);
+    return error;
+  }
+  struct stat a, b;
+  int error = 0;
+  if (::fstat(from, &a) == 0 && ::fstat(to, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    error = 0;  // already mounted
+  } else {
+    char from_link[64], to_link[64];
+    std::snprintf(from_link, sizeof from_link, "/proc/self/fd/%d", from);
+    std::snprintf(to_link, sizeof to_link, "/proc/self/fd/%d", to);
+    if (::mount(from_link, to_link, nullptr, MS_BIND, nullptr) != 0) error = errno;
+  }
+  ::close(from);
+  ::close(to);
+  return error;
+}
+
+int unmount_all(const char* target) {
+  for (int i = 0; i < 16; ++i) {
+    if (::umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
+    if (errno == EINVAL || errno == ENOENT) return 0;
+    return errno;
+  }
+  return 0;
+}
+
+bool same_namespace_as_init() {
+  struct stat self, init;
+  if (::stat("/proc/self/ns/mnt", &self) != 0 || ::stat("/proc/1/ns/mnt", &init) != 0) return true;
+  return self.st_dev == init.st_dev && self.st_ino == init.st_ino;
+}
+
+// Runs `op` (which returns 0 or an errno) in PID 1's mount namespace, in a
+// child process, if `init` and the daemon's namespace is another one.
+template <class Op>
+int in_mount_namespace(bool init, Op op) {
+  if (!init || same_namespace_as_init()) return op();
+  int ns = ::open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (ns < 0) return errno;
+  pid_t child = ::fork();
+  if (child < 0) {
+    int error = errno;
+    ::close(ns);
+    return error;
+  }
+  if (child == 0) {
+    if (::setns(ns, CLONE_NEWNS) != 0 || ::chdir("/") != 0) ::_exit(120);
+    int r = op();
+    ::_exit(r > 119 ? 119 : r);
+  }
+  ::close(ns);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status)) return EINTR;
+  if (WEXITSTATUS(status) == 120) return EPERM;
+  return WEXITSTATUS(status);
+}
+
 std::string read_small_file(int dir, const std::string& name) {
   Fd fd = open_at(dir, name, O_RDONLY);
   if (!fd) return {};
@@ -289,38 +366,32 @@ void Persistence::step(const std::string& name) const {
 void Persistence::unmount(const std::string& path) {
   if (!options_.mount) return;
   auto target = amnesic(path);
-  // Stacked mounts (a mount restored twice) come off one by one.
-  for (int i = 0; i < 16; ++i) {
-    if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
-    if (errno == EINVAL || errno == ENOENT) return;  // not (or no longer) a mount point
-    fail("cannot unmount", target, errno);
-  }
+  std::string t = target.string();
+  int error = in_mount_namespace(options_.init_mount_namespace, [&t] { return unmount_all(t.c_str()); });
+  if (error != 0) fail("cannot unmount", target, error);
 }
 
 void Persistence::mount_data(const std::string& service, const std::string& path) {
   if (!options_.mount) return;
   auto source = base(service) / "data" / escape_path(path);
   auto target = amnesic(path);
-  Fd from = open_no_symlinks(source, O_PATH | O_DIRECTORY);
-  if (!from) {
-    if (errno == ELOOP || errno == ENOTDIR)
-      throw PersistenceError("refusing to mount " + source.string() + ": a symbolic link is on the way, or it is not a directory");
-    fail("cannot open", source, errno);
+  // After a reboot the amnesic path may not exist yet (the package makes it
+  // only when installed, the plugin when configuring): make the mount point.
+  if (!fs::exists(fs::symlink_status(target))) {
+    std::error_code ignored;
+    fs::create_directories(target, ignored);
   }
-  Fd to = open_no_symlinks(target, O_PATH | O_DIRECTORY);
-  if (!to) {
-    if (errno == ELOOP || errno == ENOTDIR)
-      throw PersistenceError("refusing to mount on " + target.string() + ": a symbolic link is on the way, or it is not a directory");
-    fail("cannot open", target, errno);
-  }
-  struct stat a, b;
-  if (::fstat(from.get(), &a) == 0 && ::fstat(to.get(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-    return;  // already mounted
-  std::string from_link = "/proc/self/fd/" + std::to_string(from.get());
-  std::string to_link = "/proc/self/fd/" + std::to_string(to.get());
-  if (::mount(from_link.c_str(), to_link.c_str(), nullptr, MS_BIND, nullptr) != 0)
-    throw PersistenceError("cannot bind-mount " + source.string() + " at " + target.string() + ": " +
-                           std::strerror(errno));
+  std::string from = source.string(), to = target.string();
+  bool source_bad = false;
+  int error = in_mount_namespace(options_.init_mount_namespace,
+                                 [&] { return bind_no_symlinks(from.c_str(), to.c_str(), &source_bad); });
+  if (error == 0) return;
+  const auto& bad = source_bad ? source : target;
+  if (error == ELOOP || error == ENOTDIR)
+    throw PersistenceError("refusing to mount " + source.string() + " at " + target.string() + ": " +
+                           bad.string() + " is a symbolic link, has one on the way, or is not a directory");
+  throw PersistenceError("cannot bind-mount " + source.string() + " at " + target.string() + ": " +
+                         std::strerror(error));
 }
 
 void Persistence::restore_mounts(const std::string& service, const std::vector<std::string>& paths) {

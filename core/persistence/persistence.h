@@ -47,6 +47,10 @@ class Persistence {
     // Bind-mount the data at the persistent paths (false: tests that run
     // without a private mount namespace; the data is then only moved).
     bool mount = true;
+    // Mount and unmount in the mount namespace of PID 1 (the daemon's unit
+    // may have a namespace of its own, e.g. PrivateTmp=, whose mounts the
+    // services would not see). Off in tests that run in a private namespace.
+    bool init_mount_namespace = false;
     // Test hook, called before each step with its name ("copy-data",
     // "copy-state", "commit", "remove-sources", "mount", "unmount",
     // "swap-data", "remove-persistent"). An exception it throws acts as a

@@ -110,6 +110,7 @@ struct ServiceManager::Impl {
   static Persistence::Options persistence_options(const DaemonConfig& config) {
     Persistence::Options options;
     options.root = config.root;
+    options.init_mount_namespace = true;  // the services must see the mounts
     return options;
   }
 
