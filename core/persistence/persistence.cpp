@@ -368,6 +368,9 @@ void Persistence::unmount(const std::string& path) {
   auto target = amnesic(path);
   std::string t = target.string();
   int error = in_mount_namespace(options_.init_mount_namespace, [&t] { return unmount_all(t.c_str()); });
+  // The daemon's own namespace may hold a copy of the mount that the
+  // unmount did not reach.
+  if (error == 0 && options_.init_mount_namespace) error = unmount_all(t.c_str());
   if (error != 0) fail("cannot unmount", target, error);
 }
 
@@ -385,6 +388,9 @@ void Persistence::mount_data(const std::string& service, const std::string& path
   bool source_bad = false;
   int error = in_mount_namespace(options_.init_mount_namespace,
                                  [&] { return bind_no_symlinks(from.c_str(), to.c_str(), &source_bad); });
+  // And in the daemon's own namespace, for the commands it runs there (a
+  // no-op if the mount propagated).
+  if (error == 0 && options_.init_mount_namespace) error = bind_no_symlinks(from.c_str(), to.c_str(), &source_bad);
   if (error == 0) return;
   const auto& bad = source_bad ? source : target;
   if (error == ELOOP || error == ENOTDIR)
@@ -609,8 +615,30 @@ void Persistence::finish_off(const std::string& service, const std::vector<std::
     std::string old = leaf + old_suffix;
     if (!exists_at(parent.get(), fresh)) continue;  // done before
     remove_at(parent.get(), old, target.parent_path() / old);
-    if (exists_at(parent.get(), leaf) && ::renameat(parent.get(), leaf.c_str(), parent.get(), old.c_str()) != 0)
-      fail("cannot rename", target, errno);
+    if (exists_at(parent.get(), leaf) && ::renameat(parent.get(), leaf.c_str(), parent.get(), old.c_str()) != 0) {
+      if (errno != EBUSY) fail("cannot rename", target, errno);
+      // Still a mount point in some namespace: move the copy's entries
+      // into it one by one instead (each replaces its older namesake).
+      Fd into = open_at(parent.get(), leaf, O_RDONLY | O_DIRECTORY);
+      Fd from = open_at(parent.get(), fresh, O_RDONLY | O_DIRECTORY);
+      if (!into || !from) fail("cannot open", target, errno);
+      DIR* listing = ::fdopendir(::dup(from.get()));
+      if (!listing) fail("cannot list", target.parent_path() / fresh, errno);
+      std::vector<std::string> names;
+      while (dirent* entry = ::readdir(listing)) {
+        std::string n = entry->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+      }
+      ::closedir(listing);
+      for (const auto& n : names) {
+        remove_at(into.get(), n, target / n);
+        if (::renameat(from.get(), n.c_str(), into.get(), n.c_str()) != 0) fail("cannot move into place", target / n, errno);
+      }
+      sync_fd(into.get(), target);
+      remove_at(parent.get(), fresh, target.parent_path() / fresh);
+      sync_fd(parent.get(), target.parent_path());
+      continue;
+    }
     if (::renameat(parent.get(), fresh.c_str(), parent.get(), leaf.c_str()) != 0)
       fail("cannot rename into place", target, errno);
     sync_fd(parent.get(), target.parent_path());
