@@ -186,6 +186,7 @@ const sd_bus_vtable BusServer::vtable_[] = {
     SD_BUS_METHOD_WITH_NAMES("Configure", "s", SD_BUS_PARAM(service), "", ,
                              &BusServer::configure, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD("ReapplyFirewall", "", "", &BusServer::reapply_firewall, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD("Autostart", "", "", &BusServer::autostart, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("RunCommand", "ssass",
                              SD_BUS_PARAM(service) SD_BUS_PARAM(command) SD_BUS_PARAM(arguments)
                                  SD_BUS_PARAM(secret),
@@ -506,6 +507,21 @@ int BusServer::reapply_firewall(sd_bus_message* call, void* userdata, sd_bus_err
         throw BusError(dbus_api::error::failed, e.what());
       }
       check(sd_bus_reply_method_return(call, ""), "cannot send the reply");
+    });
+  });
+}
+
+int BusServer::autostart(sd_bus_message* call, void* userdata, sd_bus_error*) {
+  auto& self = server(userdata);
+  return reply_guarded(call, [&] {
+    self.when_authorized(call, "starting the services marked autostart", [&self](sd_bus_message* call) {
+      MessageRef held(sd_bus_message_ref(call), sd_bus_message_unref);
+      log::info("autostart");
+      self.lifecycle_.autostart([held](std::optional<core::LifecycleError> error) {
+        int r = error ? reply_error(held.get(), error_name(error->code()), error->what())
+                      : sd_bus_reply_method_return(held.get(), "");
+        if (r < 0) log::warning("cannot reply after autostart");
+      });
     });
   });
 }

@@ -57,6 +57,7 @@ class BusServer {
   static int get_option(sd_bus_message* call, void* self, sd_bus_error* error);
   static int set_option(sd_bus_message* call, void* self, sd_bus_error* error);
   static int reset_option(sd_bus_message* call, void* self, sd_bus_error* error);
+  static int autostart(sd_bus_message* call, void* userdata, sd_bus_error* error);
   static int reapply_firewall(sd_bus_message* call, void* userdata, sd_bus_error* error);
   static int configure(sd_bus_message* call, void* self, sd_bus_error* error);
   static int run_command(sd_bus_message* call, void* self, sd_bus_error* error);

@@ -451,7 +451,7 @@ int DaemonClient::run_loop() {
 
 void DaemonClient::call_long(const char* method, const std::string& service, std::chrono::seconds timeout) {
   MessagePtr call = new_call(method);
-  append_string(call.get(), service);
+  if (!service.empty()) append_string(call.get(), service);
   struct Pending {
     DaemonClient* client;
     MessagePtr reply;

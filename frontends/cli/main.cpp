@@ -287,6 +287,18 @@ void install(const Invocation& in) {
   long_operation(in, client, "Install", package_timeout, [&](DaemonClient&) { return service + ": installed"; });
 }
 
+// Called by tails-server-autostart.service at boot: enables every service
+// marked autostart, one after another, printing their state changes.
+void autostart(const Invocation&) {
+  DaemonClient client;
+  client.watch_states([](const StateChange& change) {
+    std::cout << change.service << ": " << change.state << (change.message.empty() ? "" : " " + change.message)
+              << std::endl;
+  });
+  client.call_long("Autostart", "", unit_timeout * 4);
+  std::cout << "autostart: done" << std::endl;
+}
+
 void enable(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
@@ -549,6 +561,9 @@ const std::vector<Verb>& verbs() {
        "remove the service's data, settings, onion address and the packages installed for it; asks "
        "first unless --yes",
        1, 1, uninstall},
+      {"autostart", "autostart",
+       "enable every service marked autostart (run at boot by tails-server-autostart.service)", 0, 0,
+       autostart},
       {"monitor", "monitor [SVC]",
        "print every state change (of SVC, or of all services) as it happens, until interrupted", 0, 1,
        monitor},
