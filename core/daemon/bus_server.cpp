@@ -146,7 +146,8 @@ std::string option_warning(const std::string& service, const std::string& option
            " can connect to it. Keep the address secret.";
   if (option == standard_option::allow_lan && value == "true")
     return "LAN access is on: devices on the local network can connect to " + service +
-           " directly, bypassing Tor.";
+           " directly, bypassing Tor, and see this computer's LAN address. It takes effect when " + service +
+           " is next enabled (tails-server disable " + service + "; tails-server enable " + service + ").";
   return "";
 }
 
