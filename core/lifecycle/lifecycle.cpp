@@ -214,12 +214,10 @@ struct Lifecycle::Impl {
       watches[service] = units.watch(unit, [this, service](const UnitState& state) {
         if (operations.count(service)) return;
         if (state.active_state == "active") {
-          // Active is not yet listening: report once the ports listen.
-          auto ports = manager.local_ports(service);
-          port_waits[service] = wait_for_port(event, ports.front(), std::chrono::seconds(30),
-                                              [this, service](std::optional<std::string>) {
-                                                emit_current(service);
-                                              });
+          // Active is not yet listening: report once every port listens
+          // (running needs them all: prosody has two).
+          wait_ports(service, manager.local_ports(service),
+                     [this, service](std::optional<std::string>) { emit_current(service); });
           return;
         }
         port_waits.erase(service);
