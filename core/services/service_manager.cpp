@@ -79,8 +79,9 @@ struct ServiceManager::Impl {
     }
     // With allow-lan the service listens on every address and the firewall
     // decides who reaches the port (DESIGN §8); else on loopback only.
-    std::string listen_address() const override {
-      return impl_.value(entry_, standard_option::allow_lan) == "true" ? "0.0.0.0" : "127.0.0.1";
+    std::vector<std::string> listen_addresses() const override {
+      if (impl_.value(entry_, standard_option::allow_lan) == "true") return {"0.0.0.0", "::"};
+      return {"127.0.0.1"};
     }
     std::filesystem::path state_directory() const override {
       auto dir = impl_.store.service_directory(entry_.service->name);

@@ -108,7 +108,8 @@ class GobbyService : public TailsService {
     settings.key_file = host.path(key_file).string();
     settings.certificate_file = host.path(certificate_file).string();
     settings.root_directory = host.path(documents_directory).string();
-    settings.listen_address = context.listen_address();
+    // infinoted takes one address; on "::" it binds dual-stack (IPv4 too).
+    settings.listen_address = context.listens_on_lan() ? "::" : context.listen_addresses().front();
     settings.port = static_cast<std::uint16_t>(context.option_int(standard_option::local_port));
     settings.password = context.option("password");
     settings.autosave_interval = context.option_int("autosave-interval");

@@ -19,7 +19,10 @@ std::string mumble_ini_text(const MumbleSettings& s) {
   line("logfile", s.log_file);
   line("pidfile", s.pid_file);
   line("uname", s.user);
-  line("host", s.listen_address);
+  // murmurd splits `host` at white space and binds every address in it.
+  std::string hosts;
+  for (const auto& address : s.listen_addresses) hosts += (hosts.empty() ? "" : " ") + address;
+  line("host", hosts);
   line("port", std::to_string(s.port));
   line("serverpassword", s.server_password);
   line("welcometext", s.welcome_text);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tails_server_mumble {
 
@@ -13,7 +14,7 @@ struct MumbleSettings {
   std::string pid_file;
   std::string certificate_file;
   std::string key_file;
-  std::string listen_address;
+  std::vector<std::string> listen_addresses;  // murmurd binds each one
   std::uint16_t port = 64738;
   std::string server_password;
   std::string welcome_text;

@@ -121,7 +121,7 @@ class MumbleService : public TailsService {
     settings.pid_file = host.path(pid_file).string();
     settings.certificate_file = host.path(certificate_file).string();
     settings.key_file = host.path(key_file).string();
-    settings.listen_address = context.listen_address();
+    settings.listen_addresses = context.listen_addresses();
     settings.port = static_cast<std::uint16_t>(context.option_int(standard_option::local_port));
     settings.server_password = context.option("server-password");
     settings.welcome_text = context.option("welcome-message");

@@ -168,9 +168,9 @@ class NginxService : public tails_server::TailsService {
     // variable: nginx 1.22 has no "\$".
     c += escape::nginx_dollar_definition();
     c += "\nserver {\n";
-    c += "    listen " +
-         listen_token(context.listen_address(), context.option_int(tails_server::standard_option::local_port)) +
-         ";\n";
+    // One line per address: nginx binds [::] IPv6-only by default.
+    for (const auto& address : context.listen_addresses())
+      c += "    listen " + listen_token(address, context.option_int(tails_server::standard_option::local_port)) + ";\n";
     c += "    server_name _;\n";
     c += "    server_tokens off;\n";
     c += "    access_log off;\n";

@@ -208,7 +208,7 @@ class ProsodyService : public tails_server::TailsService {
     c += "log = { warn = " + lua_string(log_dir + "/prosody.log") +
          "; error = " + lua_string(log_dir + "/prosody.err") + "; }\n\n";
 
-    c += "interfaces = " + lua_list({context.listen_address()}) + "\n";
+    c += "interfaces = " + lua_list(context.listen_addresses()) + "\n";
     c += "c2s_ports = { " + std::to_string(context.option_int(tails_server::standard_option::local_port)) + " }\n";
     c += "s2s_ports = { " + std::to_string(context.option_int("s2s-port")) + " }\n";
     c += "c2s_direct_tls_ports = { }\n\n";

@@ -101,7 +101,7 @@ class FakeContext : public tails_server::ServiceContext {
     throw tails_server::OptionError("no option " + std::string(name));
   }
   std::string onion_address() const override { return {}; }
-  std::string listen_address() const override { return "127.0.0.1"; }
+  std::vector<std::string> listen_addresses() const override { return {"127.0.0.1"}; }
   fs::path state_directory() const override { return "/nonexistent"; }
 };
 

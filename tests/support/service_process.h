@@ -234,7 +234,7 @@ inline bool port_accepts(std::uint16_t port) {
 }
 
 // The local addresses in LISTEN state on TCP `port` (from /proc/net/tcp and
-// tcp6): "127.0.0.1", "0.0.0.0", or an IPv6 address in /proc's hex form.
+// tcp6), as text: "127.0.0.1", "0.0.0.0", "::1", "::".
 inline std::set<std::string> listening_addresses(std::uint16_t port) {
   std::set<std::string> out;
   for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
@@ -257,8 +257,15 @@ inline std::set<std::string> listening_addresses(std::uint16_t port) {
         char text[INET_ADDRSTRLEN];
         ::inet_ntop(AF_INET, &address, text, sizeof text);
         out.insert(text);
-      } else {
-        out.insert(hex);
+      } else if (hex.size() == 32) {
+        in6_addr address{};  // four 32-bit words, each in host byte order
+        for (int word = 0; word < 4; ++word) {
+          std::uint32_t raw = static_cast<std::uint32_t>(std::stoul(hex.substr(word * 8, 8), nullptr, 16));
+          std::memcpy(address.s6_addr + word * 4, &raw, 4);
+        }
+        char text[INET6_ADDRSTRLEN];
+        ::inet_ntop(AF_INET6, &address, text, sizeof text);
+        out.insert(text);
       }
     }
   }

@@ -162,6 +162,16 @@ TEST_CASE("infinoted configured by the gobby plugin accepts exactly the hostile 
   CHECK(text.find("password=\\sle\\\\ad;#=\"q\" Ünïcödé ☃ \n") != std::string::npos);
   CHECK(text.find("security-policy=require-tls\n") != std::string::npos);
   CHECK(text.find("listen-address=127.0.0.1\n") != std::string::npos);
+  {
+    // infinoted takes one address; "::" binds it dual-stack.
+    manager.set_option("gobby", "allow-lan", "true");
+    manager.configure("gobby");
+    std::ifstream lan_in(conf);
+    std::string lan((std::istreambuf_iterator<char>(lan_in)), std::istreambuf_iterator<char>());
+    CHECK(lan.find("listen-address=::\n") != std::string::npos);
+    manager.set_option("gobby", "allow-lan", "false");
+    manager.configure("gobby");
+  }
   CHECK(text.find("port=" + std::to_string(port) + "\n") != std::string::npos);
   CHECK(text.find("key-file=" + key.string() + "\n") != std::string::npos);
   CHECK(text.find("plugins=note-text;autosave\n") != std::string::npos);

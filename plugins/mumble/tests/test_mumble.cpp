@@ -85,6 +85,29 @@ TEST_CASE("mumble_ini quotes every value and escapes what QSettings would interp
   CHECK_THROWS_AS(mumble_ini(std::string("nul\0byte", 8)), escape::EscapeError);
 }
 
+TEST_CASE("mumble: allow-lan makes murmurd bind every IPv4 and every IPv6 address") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "configure() chowns files to mumble-server");
+  test::TempDir tmp("tails-server-mumble");
+  fs::create_directory(tmp / "etc");
+  core::SystemHost host(tmp.path());
+  core::DaemonConfig config;
+  config.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
+  config.root = tmp.path();
+  config.state_dir = tmp / "state";
+  core::ServiceManager manager(config, host);
+  manager.set_option("mumble", "allow-lan", "true");
+  manager.configure("mumble");
+  auto read = [&] {
+    std::ifstream in(tmp / "etc/mumble-server.ini");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // murmurd splits `host` at white space (quoted, so no QSettings list).
+  CHECK(read().find("host=\"0.0.0.0 ::\"\n") != std::string::npos);
+  manager.set_option("mumble", "allow-lan", "false");
+  manager.configure("mumble");
+  CHECK(read().find("host=\"127.0.0.1\"\n") != std::string::npos);
+}
+
 TEST_CASE("murmurd configured by the mumble plugin accepts exactly the hostile password") {
   REQUIRE_MESSAGE(::geteuid() == 0, "this test starts murmurd as root (it drops to mumble-server)");
   REQUIRE_MESSAGE(fs::exists("/usr/sbin/murmurd"), "package mumble-server is not installed");

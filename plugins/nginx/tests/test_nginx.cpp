@@ -323,3 +323,24 @@ TEST_CASE("nginx: configure fails loudly when nginx -t rejects the configuration
     CHECK(std::string(error.what()).find("nginx -t failed") != std::string::npos);
   }
 }
+
+TEST_CASE("nginx: allow-lan listens on every IPv4 and every IPv6 address and nginx -t accepts it") {
+  Fixture f;
+  f.write_main_config();
+  const std::uint16_t port = plugin_test::free_port();
+  f.manager.set_option("nginx", "local-port", std::to_string(port));
+  f.manager.set_option("nginx", "allow-lan", "true");
+  f.manager.configure("nginx");
+  const std::string site = plugin_test::read_file(f.site_file());
+  INFO(site);
+  const std::string p = std::to_string(port);
+  CHECK(site.find("    listen 0.0.0.0:" + p + ";\n    listen [::]:" + p + ";\n") != std::string::npos);
+  CHECK(site.find("127.0.0.1") == std::string::npos);
+  CHECK(f.nginx_test().exit_code == 0);
+
+  f.manager.set_option("nginx", "allow-lan", "false");
+  f.manager.configure("nginx");
+  const std::string again = plugin_test::read_file(f.site_file());
+  CHECK(again.find("    listen 127.0.0.1:" + p + ";\n    server_name") != std::string::npos);
+  CHECK(again.find("[::]") == std::string::npos);
+}

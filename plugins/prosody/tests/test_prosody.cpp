@@ -262,7 +262,7 @@ TEST_CASE("prosody: a hostile MOTD stays a string and clients log in and get it"
   INFO(dump(err_log));
   REQUIRE(plugin_test::wait_for_port(prosody, c2s));
   REQUIRE(plugin_test::wait_for_port(prosody, s2s));
-  // Only on 127.0.0.1 (listen_address), not on the rest of loopback.
+  // Only on 127.0.0.1 (listen_addresses), not on the rest of loopback.
   CHECK_FALSE(plugin_test::port_accepts("127.0.0.2", c2s));
   CHECK_FALSE(plugin_test::port_accepts("127.0.0.2", s2s));
   CHECK(fs::exists(f.tmp / "run/prosody/prosody.pid"));
@@ -343,7 +343,7 @@ class OnionContext : public tails_server::ServiceContext {
     return found->second;
   }
   std::string onion_address() const override { return onion; }
-  std::string listen_address() const override { return "127.0.0.1"; }
+  std::vector<std::string> listen_addresses() const override { return {"127.0.0.1"}; }
   std::filesystem::path state_directory() const override { return host_.path("/var/lib/tails-server/prosody"); }
 
   std::string onion = "tailstestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxd.onion";
@@ -406,4 +406,16 @@ TEST_CASE("prosody: onion domain and onion ports and connection info (plugin loa
   // A malformed onion address never reaches a command line or the config.
   context.onion = "bad\"; os.execute('x').onion";
   CHECK_THROWS_AS(service->configure(context), tails_server::HostError);
+}
+
+TEST_CASE("prosody: allow-lan listens on every IPv4 and every IPv6 address") {
+  Fixture f;
+  f.manager.set_option("prosody", "allow-lan", "true");
+  f.manager.configure("prosody");
+  const std::string cfg = plugin_test::read_file(f.config_file());
+  INFO(cfg);
+  CHECK(cfg.find("interfaces = { \"0.0.0.0\"; \"::\"; }\n") != std::string::npos);
+  f.manager.set_option("prosody", "allow-lan", "false");
+  f.manager.configure("prosody");
+  CHECK(plugin_test::read_file(f.config_file()).find("interfaces = { \"127.0.0.1\"; }\n") != std::string::npos);
 }

@@ -31,8 +31,12 @@ class TAILS_SERVER_EXPORT ServiceContext {
 
   // "<56 characters>.onion", or empty while the service has no onion key.
   virtual std::string onion_address() const = 0;
-  // The address the service must listen on: "127.0.0.1" unless allow-lan.
-  virtual std::string listen_address() const = 0;
+  // The addresses the service must listen on: {"127.0.0.1"}, or with
+  // allow-lan {"0.0.0.0", "::"} (every IPv4 and every IPv6 address). A
+  // program that takes a single address may use "::" where it binds
+  // dual-stack (IPV6_V6ONLY off); see listens_on_lan().
+  virtual std::vector<std::string> listen_addresses() const = 0;
+  bool listens_on_lan() const { return listen_addresses().size() > 1; }
   // A directory only root can read (0700), kept with the service's state.
   virtual std::filesystem::path state_directory() const = 0;
 };
