@@ -140,15 +140,27 @@ struct WipedString {
 };
 
 // What the user should know after an option took `value`; "" if nothing.
-std::string option_warning(const std::string& service, const std::string& option, const std::string& value) {
+std::string option_warning(const std::string& service, const std::string& option, const std::string& value,
+                           bool persistent) {
+  if (option == standard_option::autostart && value == "true" && !persistent)
+    return "Persistence is off for " + service + ": on Tails its settings, autostart included, are forgotten at "
+           "the next reboot. Turn it on to keep them (tails-server set-option " + service + " persistence true).";
   if (option == standard_option::client_authorization && value == "false")
     return "Client authorization is off: anyone who learns the onion address of " + service +
            " can connect to it. Keep the address secret.";
   if (option == standard_option::allow_lan && value == "true")
     return "LAN access is on: devices on the local network can connect to " + service +
-           " directly, bypassing Tor, and see this computer's LAN address. It takes effect when " + service +
-           " is next enabled (tails-server disable " + service + "; tails-server enable " + service + ").";
+           " directly, bypassing Tor, and see this computer's LAN address.";
   return "";
+}
+
+// Options that take effect without restarting the service: the firewall
+// (allow-localhost), the onion (client-authorization, virtual-port), and the
+// daemon's own (persistence migrates with the unit stopped; autostart).
+bool applies_without_restart(const std::string& option) {
+  return option == standard_option::allow_localhost || option == standard_option::client_authorization ||
+         option == standard_option::virtual_port || option == standard_option::persistence ||
+         option == standard_option::autostart;
 }
 
 // Options whose change alters the published onion service.
@@ -289,6 +301,37 @@ void BusServer::option_changed(const std::string& service, const std::string& op
     }
   }
   emit_option_changed(service, option);
+}
+
+void BusServer::refuse_while_busy(const std::string& service) {
+  auto operation = lifecycle_.status(service).operation;
+  if (!operation.empty())
+    throw core::LifecycleError(core::LifecycleErrorCode::Busy,
+                               "busy: " + service + " is " + operation + "; try again when it is done");
+}
+
+// An enabled service restarts so that the new value takes effect; the reply
+// (value, warning) waits for that.
+void BusServer::apply_then_reply(sd_bus_message* call, const std::string& service, const std::string& option,
+                                 const std::string& value, const std::string& warning) {
+  if (applies_without_restart(option) || !manager_.enabled(service)) {
+    check(sd_bus_reply_method_return(call, "ss", value.c_str(), warning.c_str()), "cannot send the reply");
+    return;
+  }
+  MessageRef held(sd_bus_message_ref(call), sd_bus_message_unref);
+  log::info("restarting " + service + " to apply " + option);
+  lifecycle_.apply(service, [held, service, option, value, warning](std::optional<core::LifecycleError> error) {
+    int r = 0;
+    if (error) {
+      std::string message = "the option '" + option + "' is set, but " + service +
+                            " did not restart with it: " + error->what();
+      log::warning(message);
+      r = reply_error(held.get(), error_name(error->code()), message.c_str());
+    } else {
+      r = sd_bus_reply_method_return(held.get(), "ss", value.c_str(), warning.c_str());
+    }
+    if (r < 0) log::warning("cannot reply after applying " + service + "/" + option);
+  });
 }
 
 void BusServer::emit_option_changed(const std::string& service, const std::string& option) {
@@ -458,13 +501,13 @@ int BusServer::set_option(sd_bus_message* call, void* userdata, sd_bus_error*) {
     self.when_authorized(
         call, "changing the option '" + option + "' of '" + service + "'",
         [&self, service, option, value](sd_bus_message* call) {
+          self.refuse_while_busy(service);
           std::string canonical = self.manager_.set_option(service, option, value);
           log::info("set option " + service + "/" + option);
-          std::string warning = option_warning(service, option, canonical);
+          std::string warning = option_warning(service, option, canonical, self.manager_.persistent(service));
           if (!warning.empty()) log::warning(warning);
           self.option_changed(service, option);
-          check(sd_bus_reply_method_return(call, "ss", canonical.c_str(), warning.c_str()),
-                "cannot send the reply");
+          self.apply_then_reply(call, service, option, canonical, warning);
         });
   });
 }
@@ -475,13 +518,14 @@ int BusServer::reset_option(sd_bus_message* call, void* userdata, sd_bus_error*)
     auto [service, option] = read_strings<2>(call);
     self.when_authorized(call, "resetting the option '" + option + "' of '" + service + "'",
                          [&self, service, option](sd_bus_message* call) {
+                           self.refuse_while_busy(service);
                            std::string value = self.manager_.reset_option(service, option);
                            log::info("reset option " + service + "/" + option);
-                           std::string warning = option_warning(service, option, value);
+                           std::string warning =
+                               option_warning(service, option, value, self.manager_.persistent(service));
                            if (!warning.empty()) log::warning(warning);
                            self.option_changed(service, option);
-                           check(sd_bus_reply_method_return(call, "ss", value.c_str(), warning.c_str()),
-                                 "cannot send the reply");
+                           self.apply_then_reply(call, service, option, value, warning);
                          });
   });
 }

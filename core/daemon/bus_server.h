@@ -42,6 +42,12 @@ class BusServer {
   // After SetOption or ResetOption: publishes the service's onion again if
   // the option shapes it (ports, client authorization).
   void option_changed(const std::string& service, const std::string& option);
+  // Throws Busy while an operation on the service runs (before an option changes).
+  void refuse_while_busy(const std::string& service);
+  // Replies (value, warning) to SetOption/ResetOption; for an enabled service
+  // whose change needs it, only after Lifecycle::apply restarted it.
+  void apply_then_reply(sd_bus_message* call, const std::string& service, const std::string& option,
+                        const std::string& value, const std::string& warning);
   // Publishes the onion of an enabled service again (Lifecycle::refresh_onion);
   // a failure is logged, never thrown: the change it follows is stored.
   void refresh_onion(const std::string& service) noexcept;

@@ -2,6 +2,7 @@
 
 #include "apt/apt_installer.h"
 #include "firewall/service_firewall.h"
+#include "persistence/mount_watch.h"
 #include "services/system_probe.h"
 #include "systemd/journal.h"
 #include "systemd/port_wait.h"
@@ -13,6 +14,7 @@
 
 #include <cstdio>
 #include <map>
+#include <memory>
 
 namespace tails_server::core {
 
@@ -66,6 +68,8 @@ struct Lifecycle::Impl {
   std::map<std::string, UnitWatch> watches;       // units whose state was asked for, kept current by signals
   std::map<std::string, PortWait> port_waits;
   std::map<std::string, std::string> last_state;  // last state reported, to report changes only
+  std::unique_ptr<MountWatch> mounts;             // notices the Persistent Storage being unlocked
+  bool storage_present = false;
 
   void emit(const std::string& service, const std::string& state, int percent = -1, const std::string& message = {}) {
     if (percent < 0 && message.empty()) {
@@ -332,6 +336,25 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
   // The rules of the services recorded as enabled, and nothing else: after a
   // crash no LAN rule of a disabled service stays open.
   impl_->firewall.reconcile();
+  // Tails mounts the Persistent Storage after the Welcome Screen, long after
+  // boot: when it appears, do what tails-server-autostart.service did at boot.
+  impl_->storage_present = manager.persistent_storage_present();
+  try {
+    impl_->mounts = std::make_unique<MountWatch>(event, [this] { storage_changed(); });
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "<4>the Persistent Storage will not be noticed when it is unlocked: %s\n", error.what());
+  }
+}
+
+void Lifecycle::storage_changed() {
+  bool present = impl_->manager.persistent_storage_present();
+  if (present == impl_->storage_present) return;
+  impl_->storage_present = present;
+  if (!present) return;
+  std::fprintf(stderr, "<6>the Persistent Storage is unlocked: starting the services marked autostart\n");
+  autostart([](std::optional<LifecycleError> error) {
+    if (error) std::fprintf(stderr, "<3>%s\n", error->what());
+  });
 }
 
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change)
@@ -395,6 +418,15 @@ void Lifecycle::install(const std::string& service, Done done) {
 }
 
 void Lifecycle::enable(const std::string& service, Done done) {
+  run_unit(service, /*restart=*/false, std::move(done));
+}
+
+void Lifecycle::apply(const std::string& service, Done done) {
+  if (!impl_->manager.enabled(service)) return done(std::nullopt);
+  run_unit(service, /*restart=*/true, std::move(done));
+}
+
+void Lifecycle::run_unit(const std::string& service, bool restart, Done done) {
   auto& impl = *impl_;
   const auto& svc = impl.manager.service(service);
   if (!packages_installed(svc.packages))
@@ -441,9 +473,10 @@ void Lifecycle::enable(const std::string& service, Done done) {
                     });
   };
   try {
-    impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
+    impl.units.reload_daemon([&impl, service, unit, done, started, restart](std::optional<UnitError> error) {
       if (error) return impl.finish(service, done, Impl::failed(error->what()));
-      impl.units.start(unit, started);
+      if (restart) impl.units.restart(unit, started);
+      else impl.units.start(unit, started);
     });
   } catch (const std::exception& error) {
     impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
@@ -545,6 +578,12 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
 void Lifecycle::autostart(Done done) {
   auto run = std::make_shared<AutostartRun>();
   run->done = std::move(done);
+  // On Tails the Persistent Storage is unlocked after the daemon started:
+  // read what lies there now, and treat it as the daemon's start does.
+  for (const auto& name : impl_->manager.load_persistent_state()) {
+    std::fprintf(stderr, "<6>autostart: read the state of %s from the Persistent Storage\n", name.c_str());
+    if (impl_->manager.enabled(name)) impl_->keep_enabled_at_start(name);
+  }
   for (const auto& name : impl_->manager.service_names()) {
     try {
       if (impl_->manager.get_option(name, standard_option::autostart) == "true") run->pending.push_back(name);

@@ -102,6 +102,11 @@ class Lifecycle {
   // enable: configure(), start(), systemd StartUnit, wait until every local
   // port listens; the service is then marked enabled.
   void enable(const std::string& service, Done done);
+  // apply: for an enabled service, what enable does but with systemd
+  // RestartUnit, so that changed options take effect (the configuration is
+  // written again, the ports waited for, the rules and onion renewed). Calls
+  // `done` at once for a service that is not enabled.
+  void apply(const std::string& service, Done done);
   // disable: systemd StopUnit, stop(); the service is marked disabled.
   void disable(const std::string& service, Done done);
   // uninstall: disable if needed, the plugin's uninstall(), remove the
@@ -126,9 +131,12 @@ class Lifecycle {
   void reapply_firewall();
 
   // At boot (tails-server-autostart.service → `tails-server autostart` →
-  // D-Bus Autostart()): enables, one after the other, every service whose
-  // option `autostart` is true and that is not running yet (mounts were
-  // restored when the daemon started; enable writes the configuration,
+  // D-Bus Autostart()), and when the Persistent Storage appears in the mount
+  // table (Tails unlocks it after the Welcome Screen): reads the state of the
+  // services found on it that the daemon has not read yet
+  // (ServiceManager::load_persistent_state, which mounts their data), then
+  // enables, one after the other, every service whose option `autostart` is
+  // true and that is not running yet (enable writes the configuration,
   // starts the unit and publishes the onion). Never installs packages: a
   // service whose packages are missing is reported (journal, a "failed"
   // StateChanged) and recorded as disabled. `done` gets Failed naming every
@@ -142,6 +150,9 @@ class Lifecycle {
     Done done;
   };
   void autostart_next(const std::shared_ptr<AutostartRun>& run);
+  void run_unit(const std::string& service, bool restart, Done done);
+  // The mount table changed: autostart once <persistence_root>/tails-server appears.
+  void storage_changed();
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

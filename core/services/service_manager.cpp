@@ -5,6 +5,8 @@
 #include "tor/keys/client_auth.h"
 #include "tor/keys/onion_key.h"
 
+#include <sys/stat.h>
+
 #include <tails_server/standard_options.h>
 
 #include <algorithm>
@@ -197,6 +199,53 @@ struct ServiceManager::Impl {
     if (changed) save(entry);
   }
 
+  // Reads what is stored for the entry's service: a migration a killed
+  // daemon left is finished or rolled back, and the persistent data is
+  // mounted, before anything reads the state or the paths.
+  void load(Entry& entry) {
+    try {
+      auto recovered = persistence.recover(entry.service->name, entry.service->persistent_paths);
+      if (!recovered.empty()) host.log(LogLevel::Warning, recovered);
+      persistence.restore_mounts(entry.service->name, entry.service->persistent_paths);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, entry.service->name + ": " + error.what());
+    }
+    entry.state_error.clear();
+    try {
+      if (auto state = store.load(entry.service->name)) entry.state = std::move(*state);
+    } catch (const StateError& error) {
+      entry.state_error = error.what();
+      host.log(LogLevel::Error, error.what());
+    }
+    // Drop stored values the plugin no longer accepts, loudly.
+    for (auto it = entry.state.options.begin(); it != entry.state.options.end();) {
+      const auto* option = Impl::find_option(entry, it->first);
+      std::string problem;
+      if (!option || (*option)->is_read_only()) {
+        problem = "is no longer an option";
+      } else {
+        try {
+          (*option)->parse(it->second);
+        } catch (const OptionError& error) {
+          problem = error.what();
+        }
+      }
+      if (problem.empty()) {
+        ++it;
+        continue;
+      }
+      host.log(LogLevel::Warning,
+               entry.service->name + ": stored option '" + it->first + "' " + problem + "; using the default");
+      it = entry.state.options.erase(it);
+    }
+    sync_persistence_option(entry);
+    try {
+      generate_secrets(entry);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, entry.service->name + ": " + error.what());
+    }
+  }
+
   // The option `persistence` says where the state is (the location wins).
   void sync_persistence_option(Entry& entry) {
     if (persistence.persistent(entry.service->name)) entry.state.options[standard_option::persistence] = "true";
@@ -248,48 +297,7 @@ ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
     entry->options = standard_options(*record.service);
     for (const auto& option : record.service->options) entry->options.push_back(option);
     entry->context = std::make_unique<Impl::Context>(*impl_, *entry, host);
-    // A migration a killed daemon left is finished or rolled back, and the
-    // persistent data is mounted, before anything reads the state or the paths.
-    try {
-      auto recovered = impl_->persistence.recover(record.service->name, record.service->persistent_paths);
-      if (!recovered.empty()) host.log(LogLevel::Warning, recovered);
-      impl_->persistence.restore_mounts(record.service->name, record.service->persistent_paths);
-    } catch (const std::exception& error) {
-      host.log(LogLevel::Error, record.service->name + ": " + error.what());
-    }
-    try {
-      if (auto state = impl_->store.load(record.service->name)) entry->state = std::move(*state);
-    } catch (const StateError& error) {
-      entry->state_error = error.what();
-      host.log(LogLevel::Error, error.what());
-    }
-    // Drop stored values the plugin no longer accepts, loudly.
-    for (auto it = entry->state.options.begin(); it != entry->state.options.end();) {
-      const auto* option = Impl::find_option(*entry, it->first);
-      std::string problem;
-      if (!option || (*option)->is_read_only()) {
-        problem = "is no longer an option";
-      } else {
-        try {
-          (*option)->parse(it->second);
-        } catch (const OptionError& error) {
-          problem = error.what();
-        }
-      }
-      if (problem.empty()) {
-        ++it;
-        continue;
-      }
-      host.log(LogLevel::Warning, record.service->name + ": stored option '" + it->first + "' " + problem +
-                                      "; using the default");
-      it = entry->state.options.erase(it);
-    }
-    impl_->sync_persistence_option(*entry);
-    try {
-      impl_->generate_secrets(*entry);
-    } catch (const std::exception& error) {
-      host.log(LogLevel::Error, record.service->name + ": " + error.what());
-    }
+    impl_->load(*entry);
     impl_->entries.push_back(std::move(entry));
   }
 }
@@ -459,6 +467,29 @@ std::vector<std::uint16_t> ServiceManager::local_ports(const std::string& servic
     if (port && port->is_local()) ports.push_back(static_cast<std::uint16_t>(std::stoi(impl_->value(entry, port->name()))));
   }
   return ports;
+}
+
+bool ServiceManager::persistent_storage_present() const {
+  struct stat st;
+  return impl_->persistence.available() && ::lstat(impl_->persistence.tree().c_str(), &st) == 0 &&
+         S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> ServiceManager::load_persistent_state() {
+  std::vector<std::string> loaded;
+  for (auto& entry : impl_->entries) {
+    const auto& name = entry->service->name;
+    if (entry->state.options.count(standard_option::persistence)) continue;  // read from there already
+    if (!impl_->persistence.persistent(name)) continue;
+    if (entry->state.enabled) {
+      impl_->host.log(LogLevel::Warning, name + " runs with amnesic settings: its state on the Persistent Storage "
+                                                "is used after it is disabled and the daemon restarted");
+      continue;
+    }
+    impl_->load(*entry);
+    loaded.push_back(name);
+  }
+  return loaded;
 }
 
 bool ServiceManager::enabled(const std::string& service) const { return impl_->find(service).state.enabled; }

@@ -154,6 +154,15 @@ class ServiceManager {
   using UnitGuard = std::function<void(const std::string& service, const std::function<void()>& work)>;
   void set_unit_guard(UnitGuard guard);
   bool persistent(const std::string& service) const;
+  // Whether <persistence_root>/tails-server is there: the Persistent Storage
+  // is unlocked and some service was made persistent on it.
+  bool persistent_storage_present() const;
+  // Reads the state of the services found on the Persistent Storage that
+  // the daemon has not read from there yet (Tails unlocks the storage after
+  // the daemon started), finishing their interrupted migrations and mounting
+  // their data. A service enabled meanwhile keeps its amnesic state.
+  // Returns the names read.
+  std::vector<std::string> load_persistent_state();
   // Unmounts and removes everything of the service on the Persistent
   // Storage (uninstall); its state is then amnesic.
   void remove_persistent_data(const std::string& service);

@@ -570,7 +570,9 @@ const std::vector<Verb>& verbs() {
       {"get-option", "get-option SVC OPT", "print an option's value (a secret needs authorization)", 2, 2,
        get_option},
       {"set-option", "set-option SVC OPT [VALUE]",
-       "change an option; without VALUE it is read from standard input (use this for passwords)", 2, 3,
+       "change an option; without VALUE it is read from standard input (use this for passwords); an enabled "
+       "service restarts to apply it",
+       2, 3,
        set_option},
       {"reset-option", "reset-option SVC OPT", "set an option back to its default", 2, 2, reset_option},
       {"configure", "configure SVC", "write the service's configuration files", 1, 1, configure},
