@@ -57,6 +57,21 @@ std::string field(const ConnectionInfo& info, const std::string& label) {
   return "(no field " + label + ")";
 }
 
+// The service manager with the built plugins, on a temporary root.
+struct Fixture {
+  test::TempDir tmp{"tails-server-mumble"};
+  core::SystemHost host{tmp.path()};
+  core::DaemonConfig config = [this] {
+    fs::create_directory(tmp / "etc");  // exists on every real system
+    core::DaemonConfig c;
+    c.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
+    c.root = tmp.path();
+    c.state_dir = tmp / "state";
+    return c;
+  }();
+  core::ServiceManager manager{config, host};
+};
+
 }  // namespace
 
 TEST_CASE("mumble_ini quotes every value and escapes what QSettings would interpret") {
@@ -87,14 +102,9 @@ TEST_CASE("mumble_ini quotes every value and escapes what QSettings would interp
 
 TEST_CASE("mumble: allow-lan makes murmurd bind every IPv4 and every IPv6 address") {
   REQUIRE_MESSAGE(::geteuid() == 0, "configure() chowns files to mumble-server");
-  test::TempDir tmp("tails-server-mumble");
-  fs::create_directory(tmp / "etc");
-  core::SystemHost host(tmp.path());
-  core::DaemonConfig config;
-  config.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-  config.root = tmp.path();
-  config.state_dir = tmp / "state";
-  core::ServiceManager manager(config, host);
+  Fixture f;
+  auto& tmp = f.tmp;
+  auto& manager = f.manager;
   manager.set_option("mumble", "allow-lan", "true");
   manager.configure("mumble");
   auto read = [&] {
@@ -112,14 +122,9 @@ TEST_CASE("murmurd configured by the mumble plugin accepts exactly the hostile p
   REQUIRE_MESSAGE(::geteuid() == 0, "this test starts murmurd as root (it drops to mumble-server)");
   REQUIRE_MESSAGE(fs::exists("/usr/sbin/murmurd"), "package mumble-server is not installed");
 
-  test::TempDir tmp("tails-server-mumble");
-  fs::create_directory(tmp / "etc");  // exists on every real system
-  core::SystemHost host(tmp.path());
-  core::DaemonConfig config;
-  config.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-  config.root = tmp.path();
-  config.state_dir = tmp / "state";
-  core::ServiceManager manager(config, host);
+  Fixture f;
+  auto& tmp = f.tmp;
+  auto& manager = f.manager;
 
   const std::string password = "@Invalid(x),p;w\"d\\";
   const std::string welcome = "@Welcome, \"friends\"; <b>be kind</b>\nsecond line \\ with Ünïcödé ☃ ";
