@@ -617,6 +617,11 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
       run->failures.push_back(message);
       continue;
     }
+    if (auto running = impl.operations.find(service); running != impl.operations.end()) {
+      // E.g. a second autostart (the boot unit's and the unlock's) overlapping.
+      std::fprintf(stderr, "<6>autostart: %s is %s already\n", service.c_str(), running->second.c_str());
+      continue;
+    }
     auto status = impl.compute(service);
     if (status.running && status.enabled) {
       std::fprintf(stderr, "<6>autostart: %s runs already\n", service.c_str());
