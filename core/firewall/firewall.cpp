@@ -67,6 +67,12 @@ FirewallBackend parse_firewall_backend(const std::string& name) {
 
 // ---- parsing -------------------------------------------------------------
 
+// The number after `key` in a rule's text (" --dport 8080 "), or 0.
+static int port_after(const std::string& rule, const std::string& key) {
+  auto at = rule.find(key);
+  return at == std::string::npos ? 0 : std::atoi(rule.c_str() + at + key.size());
+}
+
 FirewallHooks parse_iptables_save(const std::string& text) {
   FirewallHooks hooks;
   std::stringstream lines(text);
@@ -75,6 +81,8 @@ FirewallHooks parse_iptables_save(const std::string& text) {
   int input_rules = 0, output_rules = 0;
   const std::string in_jump = std::string("-A INPUT -j ") + firewall_in_chain;
   const std::string out_jump = std::string("-A OUTPUT -j ") + firewall_out_chain;
+  const std::string in_rule = std::string("-A ") + firewall_in_chain + " ";
+  const std::string out_rule = std::string("-A ") + firewall_out_chain + " ";
   while (std::getline(lines, line)) {
     line = trim(line);
     if (line.empty() || line[0] == '#') continue;
@@ -92,7 +100,11 @@ FirewallHooks parse_iptables_save(const std::string& text) {
       if (name == "OUTPUT") hooks.output_chain = true;
       continue;
     }
-    if (line.rfind("-A INPUT ", 0) == 0) {
+    if (line.rfind(in_rule, 0) == 0) {
+      hooks.in_ports.push_back(port_after(line, " --dport "));
+    } else if (line.rfind(out_rule, 0) == 0) {
+      hooks.out_ports.push_back(port_after(line, " --dport "));
+    } else if (line.rfind("-A INPUT ", 0) == 0) {
       if (line == in_jump) {
         ++hooks.input_jumps;
         if (input_rules == 0) hooks.input_first = true;
@@ -145,7 +157,11 @@ FirewallHooks parse_nft_ruleset(const std::string& text) {
       if (chain == "OUTPUT") hooks.output_chain = true;
     } else if (in_table && depth == 2 && !body.empty() && body != "}" && body.rfind("type ", 0) != 0 &&
                body.rfind("policy ", 0) != 0) {
-      if (chain == "INPUT") {
+      if (chain == firewall_in_chain) {
+        hooks.in_ports.push_back(port_after(body, " dport "));
+      } else if (chain == firewall_out_chain) {
+        hooks.out_ports.push_back(port_after(body, " dport "));
+      } else if (chain == "INPUT") {
         if (body == std::string("jump ") + firewall_in_chain) {
           ++hooks.input_jumps;
           hooks.input_jump_handles.push_back(handle);
@@ -412,6 +428,21 @@ void Firewall::remove_all() {
 }
 
 bool Firewall::hooks_present() { return read(IpFamily::V4).complete() && read(IpFamily::V6).complete(); }
+
+bool Firewall::matches(const std::vector<FirewallService>& services) {
+  std::vector<int> in, out;
+  for (const auto& service : services)
+    for (auto port : service.ports) {
+      out.push_back(port);
+      if (service.allow_localhost) out.push_back(port);
+      if (service.allow_lan) in.push_back(port);
+    }
+  for (auto family : {IpFamily::V4, IpFamily::V6}) {
+    auto hooks = read(family);
+    if (!hooks.complete() || hooks.in_ports != in || hooks.out_ports != out) return false;
+  }
+  return true;
+}
 
 bool Firewall::absent() { return read(IpFamily::V4).absent() && read(IpFamily::V6).absent(); }
 

@@ -62,6 +62,10 @@ struct FirewallHooks {
   bool output_first = false;
   std::vector<std::uint64_t> input_jump_handles;   // nftables rule handles
   std::vector<std::uint64_t> output_jump_handles;
+  // The destination port of each rule in our chains, in order (0 for a rule
+  // without one): what they let through, to compare with what we wrote.
+  std::vector<int> in_ports;
+  std::vector<int> out_ports;
   // The chains exist and each is jumped to exactly once, from the top.
   bool complete() const {
     return in_chain && out_chain && input_jumps == 1 && output_jumps == 1 && input_first && output_first;
@@ -122,6 +126,10 @@ class Firewall {
   // Our chains and jumps are all in place (false after a reload of the
   // base ruleset wiped them).
   bool hooks_present();
+  // Our chains and jumps are in place and hold exactly the rules apply()
+  // writes for `services` (compared by destination port, rule by rule): a
+  // rule someone else added or removed there makes it false.
+  bool matches(const std::vector<FirewallService>& services);
   // Nothing of ours is in the kernel.
   bool absent();
   // The kernel reports changes of this backend's rules on netlink

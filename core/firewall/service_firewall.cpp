@@ -106,13 +106,14 @@ void ServiceFirewall::abandon(const std::string& service) noexcept {
   }
 }
 
-bool ServiceFirewall::restore_if_wiped() noexcept {
+bool ServiceFirewall::restore_if_changed() noexcept {
   if (!firewall_) return false;
   try {
     auto services = wanted();
-    if (services.empty() || firewall_->hooks_present()) return false;
-    log_warning("the firewall rules of the services are gone (a reload of the firewall?); applying them again");
-    firewall_->apply(services);
+    if (services.empty() ? firewall_->absent() : firewall_->matches(services)) return false;
+    log_warning("the firewall rules of the services are gone or changed (a reload of the firewall?); "
+                "applying them again");
+    sync();
     return true;
   } catch (const std::exception& error) {
     log_error(std::string("cannot restore the firewall rules of the services: ") + error.what());
@@ -174,13 +175,13 @@ int ServiceFirewall::on_netlink(sd_event_source*, int fd, uint32_t, void* data) 
 }
 
 int ServiceFirewall::on_debounce(sd_event_source*, uint64_t, void* data) {
-  static_cast<ServiceFirewall*>(data)->restore_if_wiped();
+  static_cast<ServiceFirewall*>(data)->restore_if_changed();
   return 0;
 }
 
 int ServiceFirewall::on_timer(sd_event_source* source, uint64_t usec, void* data) {
   auto* self = static_cast<ServiceFirewall*>(data);
-  self->restore_if_wiped();
+  self->restore_if_changed();
   sd_event_source_set_time(source, usec + self->interval_.count());
   sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
   return 0;

@@ -11,7 +11,8 @@
 // where the kernel tells (nf_tables: NETLINK_NETFILTER group
 // NFNLGRP_NFTABLES, a message for every change of any table), and by a
 // cheap check on a timer otherwise (iptables-legacy sends nothing): both end
-// in restore_if_wiped().
+// in restore_if_changed(), which also undoes a rule someone else added to
+// our chains.
 #pragma once
 
 #include "firewall/firewall.h"
@@ -69,9 +70,11 @@ class ServiceFirewall {
   // logged.
   void abandon(const std::string& service) noexcept;
 
-  // If rules are wanted and our hooks are missing (a firewall reload),
-  // applies them again. Returns true if it did. Errors logged.
-  bool restore_if_wiped() noexcept;
+  // If the kernel's rules differ from wanted() (our hooks missing after a
+  // firewall reload, a rule added to or removed from our chains, or chains
+  // left while nothing is wanted), makes them match again. Returns true if
+  // it did. Errors logged.
+  bool restore_if_changed() noexcept;
 
   // The watch: whether the kernel's nf_tables notifications are followed.
   bool notified() const { return netlink_fd_ >= 0; }

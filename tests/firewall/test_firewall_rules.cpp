@@ -74,6 +74,9 @@ TEST_CASE("iptables-restore input on Tails' ruleset hooks our chains at the top"
 TEST_CASE("jumps already at the top are kept and only the chains are replaced") {
   auto hooks = parse_iptables_save(ours_save);
   CHECK(hooks.complete());
+  // What our chains let through, rule by rule: compared with what we write.
+  CHECK(hooks.in_ports == std::vector<int>{64738});
+  CHECK(hooks.out_ports.empty());
   CHECK(iptables_apply_script({{"gobby", {6523}, true, false}}, "tor", hooks) ==
         "*filter\n"
         ":TAILS-SERVER-IN - [0:0]\n"
@@ -124,6 +127,8 @@ TEST_CASE("nft scripts for IPv4 and IPv6 on iptables-nft's filter tables") {
 }
 )";
   auto hooks = parse_nft_ruleset(listing);
+  CHECK(hooks.in_ports.empty());
+  CHECK(hooks.out_ports == std::vector<int>{64738});
   CHECK(hooks.input_first);
   CHECK_FALSE(hooks.output_first);
   CHECK(hooks.input_jump_handles == std::vector<std::uint64_t>{9});
@@ -174,4 +179,26 @@ TEST_CASE("a failing program is named and its output quoted") {
   }
   CHECK(run_firewall_program({"cat"}, "through stdin") == "through stdin");
   CHECK_THROWS_AS(run_firewall_program({"no-such-program-tails-server"}), FirewallError);
+}
+
+TEST_CASE("the ports of every rule in our chains are read and nothing else") {
+  const char* save = R"(*filter
+:INPUT DROP [0:0]
+:OUTPUT DROP [0:0]
+:TAILS-SERVER-IN - [0:0]
+:TAILS-SERVER-OUT - [0:0]
+-A INPUT -j TAILS-SERVER-IN
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A OUTPUT -j TAILS-SERVER-OUT
+-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 80 -j ACCEPT
+-A TAILS-SERVER-IN -j ACCEPT
+-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 80 -m owner --uid-owner 104 -j ACCEPT
+-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 18999 -j ACCEPT
+COMMIT
+)";
+  auto hooks = parse_iptables_save(save);
+  CHECK(hooks.complete());
+  // A rule without a port (accept everything) counts as 0: it never matches.
+  CHECK(hooks.in_ports == std::vector<int>{80, 0});
+  CHECK(hooks.out_ports == std::vector<int>{80, 18999});
 }
