@@ -110,7 +110,8 @@ bool ServiceFirewall::restore_if_changed() noexcept {
   if (!firewall_) return false;
   try {
     auto services = wanted();
-    if (services.empty() ? firewall_->absent() : firewall_->matches(services)) return false;
+    // Nothing wanted: nothing to check (no program runs every few seconds).
+    if (services.empty() || firewall_->matches(services)) return false;
     log_warning("the firewall rules of the services are gone or changed (a reload of the firewall?); "
                 "applying them again");
     sync();

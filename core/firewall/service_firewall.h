@@ -70,9 +70,9 @@ class ServiceFirewall {
   // logged.
   void abandon(const std::string& service) noexcept;
 
-  // If the kernel's rules differ from wanted() (our hooks missing after a
-  // firewall reload, a rule added to or removed from our chains, or chains
-  // left while nothing is wanted), makes them match again. Returns true if
+  // If rules are wanted and the kernel's differ (our hooks missing after a
+  // firewall reload, a rule added to or removed from our chains), applies
+  // them again. Returns true if
   // it did. Errors logged.
   bool restore_if_changed() noexcept;
 
