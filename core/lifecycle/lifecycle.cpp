@@ -20,6 +20,12 @@ namespace tails_server::core {
 
 namespace {
 
+std::uint64_t now_usec(sd_event* event) {
+  std::uint64_t now = 0;
+  sd_event_now(event, CLOCK_MONOTONIC, &now);
+  return now;
+}
+
 std::string join_packages(const std::vector<std::string>& packages) {
   std::string out;
   for (const auto& p : packages) out += (out.empty() ? "" : " ") + p;
@@ -70,6 +76,10 @@ struct Lifecycle::Impl {
   std::map<std::string, std::string> last_state;  // last state reported, to report changes only
   std::unique_ptr<MountWatch> mounts;             // notices the Persistent Storage being unlocked
   bool storage_present = false;
+  // The autostart run waiting for packages, and its polling timer.
+  std::shared_ptr<AutostartRun> waiting_run;
+  std::unique_ptr<sd_event_source, sd_event_source* (*)(sd_event_source*)> package_timer{
+      nullptr, sd_event_source_disable_unref};
 
   void emit(const std::string& service, const std::string& state, int percent = -1, const std::string& message = {}) {
     if (percent < 0 && message.empty()) {
@@ -418,15 +428,15 @@ void Lifecycle::install(const std::string& service, Done done) {
 }
 
 void Lifecycle::enable(const std::string& service, Done done) {
-  run_unit(service, /*restart=*/false, std::move(done));
+  run_unit(service, std::move(done));
 }
 
 void Lifecycle::apply(const std::string& service, Done done) {
   if (!impl_->manager.enabled(service)) return done(std::nullopt);
-  run_unit(service, /*restart=*/true, std::move(done));
+  run_unit(service, std::move(done));
 }
 
-void Lifecycle::run_unit(const std::string& service, bool restart, Done done) {
+void Lifecycle::run_unit(const std::string& service, Done done) {
   auto& impl = *impl_;
   const auto& svc = impl.manager.service(service);
   if (!packages_installed(svc.packages))
@@ -473,10 +483,12 @@ void Lifecycle::run_unit(const std::string& service, bool restart, Done done) {
                     });
   };
   try {
-    impl.units.reload_daemon([&impl, service, unit, done, started, restart](std::optional<UnitError> error) {
+    // RestartUnit starts a stopped unit, and restarts one that runs already
+    // (a package's maintainer script may have started it, or an option
+    // changed) so that it runs with the configuration just written.
+    impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
       if (error) return impl.finish(service, done, Impl::failed(error->what()));
-      if (restart) impl.units.restart(unit, started);
-      else impl.units.start(unit, started);
+      impl.units.restart(unit, started);
     });
   } catch (const std::exception& error) {
     impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
@@ -578,6 +590,7 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
 void Lifecycle::autostart(Done done) {
   auto run = std::make_shared<AutostartRun>();
   run->done = std::move(done);
+  run->deadline = std::chrono::steady_clock::now() + impl_->options.package_wait;
   // On Tails the Persistent Storage is unlocked after the daemon started:
   // read what lies there now, and treat it as the daemon's start does.
   for (const auto& name : impl_->manager.load_persistent_state()) {
@@ -601,6 +614,15 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
     std::string service = run->pending.front();
     run->pending.erase(run->pending.begin());
     const auto& svc = impl.manager.service(service);
+    if (!packages_installed(svc.packages) && std::chrono::steady_clock::now() < run->deadline) {
+      std::string message = "waiting for the packages of " + service + " (" + join_packages(svc.packages) +
+                            ") to be installed, e.g. by Tails' Additional Software; they are never installed "
+                            "here";
+      std::fprintf(stderr, "<5>autostart: %s\n", message.c_str());
+      impl.emit(service, impl.compute(service).state, -1, message);
+      run->waiting.push_back(service);
+      continue;
+    }
     if (!packages_installed(svc.packages)) {
       std::string message = service + " is marked autostart but not installed (packages: " +
                             join_packages(svc.packages) +
@@ -644,10 +666,52 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
       run->failures.push_back(service + ": " + error.what());
     }
   }
-  if (run->failures.empty()) return run->done(std::nullopt);
+  if (!run->waiting.empty()) wait_for_packages(run);
+  if (!run->done) return;  // replied already
+  auto done = std::move(run->done);
+  run->done = nullptr;
+  if (run->failures.empty()) return done(std::nullopt);
   std::string text;
   for (const auto& f : run->failures) text += (text.empty() ? "" : "; ") + f;
-  run->done(Impl::failed("autostart: " + text));
+  done(Impl::failed("autostart: " + text));
+}
+
+// Checks every 2 s whether the packages of the waiting services came, until
+// the run's deadline; the caller has had its reply already.
+void Lifecycle::wait_for_packages(const std::shared_ptr<AutostartRun>& run) {
+  auto& impl = *impl_;
+  if (impl.waiting_run && impl.waiting_run != run) impl.waiting_run->waiting.clear();  // a newer run took over
+  impl.waiting_run = run;
+  const std::uint64_t at = now_usec(impl.event) + 2'000'000;
+  if (impl.package_timer) {
+    sd_event_source_set_time(impl.package_timer.get(), at);
+    sd_event_source_set_enabled(impl.package_timer.get(), SD_EVENT_ONESHOT);
+    return;
+  }
+  sd_event_source* source = nullptr;
+  if (sd_event_add_time(impl.event, &source, CLOCK_MONOTONIC, at, 0, &Lifecycle::on_package_timer, this) < 0) {
+    std::fprintf(stderr, "<3>autostart: cannot wait for packages (no timer)\n");
+    return;
+  }
+  impl.package_timer.reset(source);
+}
+
+int Lifecycle::on_package_timer(sd_event_source*, std::uint64_t, void* userdata) {
+  auto& self = *static_cast<Lifecycle*>(userdata);
+  auto run = self.impl_->waiting_run;
+  if (!run || run->waiting.empty()) return 0;
+  const bool late = std::chrono::steady_clock::now() >= run->deadline;
+  std::vector<std::string> still;
+  for (const auto& service : run->waiting) {
+    if (late || packages_installed(self.impl_->manager.service(service).packages)) run->pending.push_back(service);
+    else still.push_back(service);
+  }
+  run->waiting = std::move(still);
+  // autostart_next starts what came (or, past the deadline, reports it) and
+  // waits again for the rest.
+  if (!run->pending.empty()) self.autostart_next(run);
+  else self.wait_for_packages(run);
+  return 0;
 }
 
 }  // namespace tails_server::core

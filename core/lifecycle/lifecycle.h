@@ -80,6 +80,9 @@ class Lifecycle {
     std::string firewall_backend;
     // The user Tor runs as, whose connections reach the services' ports.
     std::string tor_user = "debian-tor";
+    // How long autostart waits for the missing packages of a service (on
+    // Tails, Additional Software installs them after the unlock).
+    std::chrono::seconds package_wait{std::chrono::minutes(10)};
   };
 
   // `bus` is the daemon's system bus connection, attached to `event`. The
@@ -99,12 +102,14 @@ class Lifecycle {
   // install: apt-get the packages (progress reported), record the ones we
   // installed, then the plugin's install() and configure().
   void install(const std::string& service, Done done);
-  // enable: configure(), start(), systemd StartUnit, wait until every local
-  // port listens; the service is then marked enabled.
+  // enable: configure(), start(), systemd RestartUnit (which starts a
+  // stopped unit, and restarts a running one so that it reads the
+  // configuration just written), wait until every local port listens; the
+  // service is then marked enabled.
   void enable(const std::string& service, Done done);
-  // apply: for an enabled service, what enable does but with systemd
-  // RestartUnit, so that changed options take effect (the configuration is
-  // written again, the ports waited for, the rules and onion renewed). Calls
+  // apply: for an enabled service, what enable does, so that changed
+  // options take effect (the configuration is written again, the unit
+  // restarted, the ports waited for, the rules and onion renewed). Calls
   // `done` at once for a service that is not enabled.
   void apply(const std::string& service, Done done);
   // disable: systemd StopUnit, stop(); the service is marked disabled.
@@ -138,8 +143,10 @@ class Lifecycle {
   // enables, one after the other, every service whose option `autostart` is
   // true and that is not running yet (enable writes the configuration,
   // starts the unit and publishes the onion). Never installs packages: a
-  // service whose packages are missing is reported (journal, a "failed"
-  // StateChanged) and recorded as disabled. `done` gets Failed naming every
+  // service whose packages are missing is waited for (Options::package_wait:
+  // Tails' Additional Software installs them after the unlock) and started
+  // once they are there; if they never come it is reported (journal, a
+  // "failed" StateChanged) and recorded as disabled. `done` gets Failed naming every
   // service that could not start, after all were tried.
   void autostart(Done done);
 
@@ -147,10 +154,14 @@ class Lifecycle {
   struct AutostartRun {
     std::vector<std::string> pending;
     std::vector<std::string> failures;
-    Done done;
+    std::vector<std::string> waiting;  // for their packages, until `deadline`
+    std::chrono::steady_clock::time_point deadline;
+    Done done;  // called once, when no service is pending any more
   };
   void autostart_next(const std::shared_ptr<AutostartRun>& run);
-  void run_unit(const std::string& service, bool restart, Done done);
+  void wait_for_packages(const std::shared_ptr<AutostartRun>& run);
+  static int on_package_timer(sd_event_source* source, std::uint64_t usec, void* userdata);
+  void run_unit(const std::string& service, Done done);
   // The mount table changed: autostart once <persistence_root>/tails-server appears.
   void storage_changed();
 
