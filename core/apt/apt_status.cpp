@@ -1,8 +1,14 @@
 #include "apt/apt_status.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace tails_server::core {
 
@@ -174,6 +180,28 @@ void note_apt_status_line(AptDiagnosis& diagnosis, const AptStatusLine& line) {
     list.push_back(std::move(entry));
 }
 
+std::string lock_holder(const std::string& file, const std::filesystem::path& proc) {
+  struct stat st {};
+  if (file.empty() || ::stat(file.c_str(), &st) != 0) return {};
+  char id[64];
+  std::snprintf(id, sizeof id, "%02x:%02x:%llu", ::major(st.st_dev), ::minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  std::ifstream locks(proc / "locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    // "1: POSIX  ADVISORY  WRITE 17120 fe:00:10952716 0 EOF"
+    std::istringstream fields(line);
+    std::string number, kind, advisory, mode, pid, where;
+    if (!(fields >> number >> kind >> advisory >> mode >> pid >> where)) continue;
+    if (where != id || pid == "-1" || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string name;
+    std::ifstream comm(proc / pid / "comm");
+    std::getline(comm, name);
+    return "It is held by process " + pid + (name.empty() ? "" : " (" + name + ")");
+  }
+  return {};
+}
+
 AptFailure explain_apt_failure(std::string_view verb, const std::vector<std::string>& packages,
                                const AptDiagnosis& diagnosis, int exit_status) {
   std::string command = "apt-get " + std::string(verb) + " " + join_names(packages);
@@ -188,6 +216,9 @@ AptFailure explain_apt_failure(std::string_view verb, const std::vector<std::str
     std::string message = "the package system is locked: another program holds " + lock;
     if (!diagnosis.lock_message.empty()) message += " (apt: \"" + diagnosis.lock_message + "\")";
     else if (!diagnosis.errors.empty()) message += " (apt: \"" + diagnosis.errors.front() + "\")";
+    // apt names the holder only when it saw it while waiting: else ask the kernel.
+    if (diagnosis.lock_message.find("held by") == std::string::npos)
+      if (auto holder = lock_holder(diagnosis.lock_file); !holder.empty()) message += ". " + holder;
     message += ". Wait until it has finished (for example another apt or the Additional Software "
                "installation), then try again";
     return {AptErrorKind::Locked, message};

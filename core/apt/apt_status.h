@@ -3,6 +3,7 @@
 // daemon shows when apt fails. No I/O: unit tests feed them real captures.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,6 +87,10 @@ struct AptFailure {
   AptErrorKind kind = AptErrorKind::Failed;
   std::string message;
 };
+
+// "It is held by process 7 (apt-get)": who holds a POSIX lock on `file`
+// now, from `proc`/locks; "" if nobody (or it cannot be told).
+std::string lock_holder(const std::string& file, const std::filesystem::path& proc = "/proc");
 
 // The failure of `apt-get <verb> <packages>` that ended with `exit_status`
 // (negative: killed by signal -exit_status), as a sentence that names the

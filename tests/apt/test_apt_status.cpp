@@ -5,6 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -236,4 +241,37 @@ TEST_CASE("names are joined for sentences") {
   CHECK(join_names({"a"}) == "a");
   CHECK(join_names({"a", "b"}) == "a and b");
   CHECK(join_names({"a", "b", "c"}) == "a, b and c");
+}
+
+TEST_CASE("lock_holder names the process holding a POSIX lock on a file, from /proc/locks") {
+  char path[] = "/tmp/tails-server-lock-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  CHECK(lock_holder(path).empty());  // nobody holds it
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_SETLK, &lock) != 0) ::_exit(1);
+    (void)!::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  std::string comm;
+  std::ifstream(std::string("/proc/") + std::to_string(child) + "/comm") >> comm;
+  CHECK(lock_holder(path) == "It is held by process " + std::to_string(child) + " (" + comm + ")");
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  CHECK(lock_holder(path).empty());
+  CHECK(lock_holder("/nonexistent/lock").empty());
+  ::close(fd);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  ::unlink(path);
 }
