@@ -243,7 +243,7 @@ TEST_CASE("names are joined for sentences") {
   CHECK(join_names({"a", "b", "c"}) == "a, b and c");
 }
 
-TEST_CASE("lock_holder names the process holding a POSIX lock on a file, from /proc/locks") {
+TEST_CASE("lock_holder names the process holding a POSIX lock on a file (from /proc/locks)") {
   char path[] = "/tmp/tails-server-lock-XXXXXX";
   int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);
