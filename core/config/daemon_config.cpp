@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -66,10 +67,18 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
         if (config.firewall_backend != "iptables" && config.firewall_backend != "nftables")
           throw ConfigError(where(file, value) + ": 'firewall_backend' must be iptables or nftables, got '" +
                             config.firewall_backend + "'");
+      } else if (key == "autostart_package_wait") {
+        std::string text = scalar(file, key, value);
+        unsigned seconds = 0;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+        if (error != std::errc() || end != text.data() + text.size() || seconds > 86400)
+          throw ConfigError(where(file, value) + ": 'autostart_package_wait' must be a number of seconds from 0 "
+                            "to 86400, got '" + text + "'");
+        config.autostart_package_wait = seconds;
       } else {
         throw ConfigError(where(file, item.first) + ": unknown setting '" + key +
                           "'; known: plugin_dirs, root, state_dir, tor_control, tor_cookie, "
-                          "persistence_root, firewall_backend");
+                          "persistence_root, firewall_backend, autostart_package_wait");
       }
     }
   }

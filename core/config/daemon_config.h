@@ -17,6 +17,9 @@ struct DaemonConfig {
   std::filesystem::path tor_cookie = "/run/tor/control.authcookie";
   std::filesystem::path persistence_root = "/live/persistence/TailsData_unlocked";
   std::string firewall_backend = "iptables";
+  // How long autostart waits for a service's missing packages, in seconds
+  // (on Tails, Additional Software installs them after the unlock).
+  unsigned autostart_package_wait = 600;
 };
 
 class ConfigError : public std::runtime_error {

@@ -625,8 +625,9 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
     }
     if (!packages_installed(svc.packages)) {
       std::string message = service + " is marked autostart but not installed (packages: " +
-                            join_packages(svc.packages) +
-                            "); packages are never installed at boot, so it stays off: install it with "
+                            join_packages(svc.packages) + ", waited " +
+                            std::to_string(impl.options.package_wait.count()) +
+                            " s); autostart never installs packages, so it stays off: install it with "
                             "tails-server install " + service;
       std::fprintf(stderr, "<3>autostart: %s\n", message.c_str());
       try {

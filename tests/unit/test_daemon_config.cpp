@@ -28,11 +28,13 @@ TEST_CASE("AMissingConfigFileGivesTheDefaults") {
   CHECK(config.plugin_dirs[0] == "/usr/lib/tails-server/plugins");
   CHECK(config.tor_control == "unix:/run/tor/control");
   CHECK(config.persistence_root == "/live/persistence/TailsData_unlocked");
+  CHECK(config.autostart_package_wait == 600);
 }
 
 TEST_CASE("ConfigFileSettingsAndThePluginPathVariableAreRead") {
   TempDir tmp;
-  std::ofstream(tmp / "c.yaml") << "plugin_dirs: [/opt/a, /opt/b]\nstate_dir: /x/state\nfirewall_backend: nftables\n";
+  std::ofstream(tmp / "c.yaml") << "plugin_dirs: [/opt/a, /opt/b]\nstate_dir: /x/state\nfirewall_backend: nftables\n"
+                                   "autostart_package_wait: 20\n";
   ::setenv(plugin_path_variable, "/dev/plugins:/more", 1);
   auto config = load_daemon_config(tmp / "c.yaml");
   ::unsetenv(plugin_path_variable);
@@ -41,6 +43,7 @@ TEST_CASE("ConfigFileSettingsAndThePluginPathVariableAreRead") {
   CHECK(config.plugin_dirs[3] == "/more");
   CHECK(config.state_dir == "/x/state");
   CHECK(config.firewall_backend == "nftables");
+  CHECK(config.autostart_package_wait == 20);
 }
 
 TEST_CASE("BadConfigNamesTheFileTheLineAndWhatIsAccepted") {
@@ -58,4 +61,12 @@ TEST_CASE("BadConfigNamesTheFileTheLineAndWhatIsAccepted") {
 
   std::ofstream(tmp / "firewall.yaml") << "firewall_backend: ufw\n";
   CHECK(error_of(tmp / "firewall.yaml").find("iptables or nftables") != std::string::npos);
+
+  for (const char* bad : {"-1", "ten", "86401", "5s"}) {
+    CAPTURE(bad);
+    std::ofstream(tmp / "wait.yaml") << "autostart_package_wait: " << bad << "\n";
+    auto wait_error = error_of(tmp / "wait.yaml");
+    CHECK(wait_error.find("'autostart_package_wait' must be a number of seconds from 0 to 86400, got '" +
+                          std::string(bad) + "'") != std::string::npos);
+  }
 }
