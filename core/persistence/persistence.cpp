@@ -405,6 +405,34 @@ void Persistence::restore_mounts(const std::string& service, const std::vector<s
   for (const auto& path : paths) mount_data(service, path);
 }
 
+void Persistence::migrate(const std::string& service, const char* direction, const char* untouched,
+                          const char* done_where, const std::function<void()>& copy_and_commit,
+                          const std::function<void()>& roll_back, const std::function<void()>& finish) {
+  const std::string what = std::string("turning persistence ") + direction + " for " + service + " failed: ";
+  try {
+    copy_and_commit();
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    std::string why = error.what();
+    try {
+      roll_back();
+    } catch (const std::exception& again) {
+      throw PersistenceError(what + why + "; the roll-back failed too (" + again.what() + "); " + untouched +
+                             " is untouched and the next start of the daemon retries");
+    }
+    throw PersistenceError(what + why + "; rolled back, nothing was changed");
+  }
+  try {
+    finish();
+  } catch (const Crash&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw PersistenceError("the data of " + service + " is " + done_where + ", but " + error.what() +
+                           "; the next start of the daemon finishes the move");
+  }
+}
+
 void Persistence::turn_on(const std::string& service, const std::vector<std::string>& paths) {
   recover(service, paths);  // never start over an unfinished migration
   if (persistent(service)) return restore_mounts(service, paths);
@@ -420,7 +448,7 @@ void Persistence::turn_on(const std::string& service, const std::vector<std::str
   sync_fd(root.get(), persistence_root_);
   remove_at(tree_fd.get(), service, base(service));  // a leftover of an interrupted, rolled-back try
   write_file_atomically(journal(service), "to-persistent\n", 0600);
-  try {
+  auto copy_and_commit = [&] {
     Fd base_fd = make_dir_at(tree_fd.get(), service, 0700, base(service));
     Fd data_fd = make_dir_at(base_fd.get(), "data", 0700, base(service) / "data");
     step("copy-data");
@@ -457,28 +485,9 @@ void Persistence::turn_on(const std::string& service, const std::vector<std::str
     if (::renameat(base_fd.get(), (std::string("state.json") + new_suffix).c_str(), base_fd.get(), "state.json") != 0)
       fail("cannot rename into place", base(service) / "state.json", errno);
     sync_fd(base_fd.get(), base(service));
-  } catch (const Crash&) {
-    throw;
-  } catch (const std::exception& error) {
-    std::string why = error.what();
-    try {
-      roll_back_on(service, paths);
-    } catch (const std::exception& again) {
-      throw PersistenceError("turning persistence on for " + service + " failed: " + why +
-                             "; the roll-back failed too (" + again.what() +
-                             "); the original data is untouched and the next start of the daemon retries");
-    }
-    throw PersistenceError("turning persistence on for " + service + " failed: " + why +
-                           "; rolled back, nothing was changed");
-  }
-  try {
-    finish_on(service, paths);
-  } catch (const Crash&) {
-    throw;
-  } catch (const std::exception& error) {
-    throw PersistenceError("the data of " + service + " is on the Persistent Storage, but " + error.what() +
-                           "; the next start of the daemon finishes the move");
-  }
+  };
+  migrate(service, "on", "the original data", "on the Persistent Storage", copy_and_commit,
+          [&] { roll_back_on(service, paths); }, [&] { finish_on(service, paths); });
 }
 
 void Persistence::roll_back_on(const std::string& service, const std::vector<std::string>&) {
@@ -521,7 +530,7 @@ void Persistence::turn_off(const std::string& service, const std::vector<std::st
   if (!persistent(service)) return;
   Fd tree_fd = open_dir(tree());
   write_file_atomically(journal(service), "to-amnesic\n", 0600);
-  try {
+  auto copy_and_commit = [&] {
     Fd base_fd = open_dir(base(service));
     Fd data_fd = open_dir(base(service) / "data");
     step("copy-data");
@@ -560,28 +569,9 @@ void Persistence::turn_off(const std::string& service, const std::vector<std::st
     if (::renameat(base_fd.get(), "state.json", base_fd.get(), "state.json.off") != 0)
       fail("cannot rename", base(service) / "state.json", errno);
     sync_fd(base_fd.get(), base(service));
-  } catch (const Crash&) {
-    throw;
-  } catch (const std::exception& error) {
-    std::string why = error.what();
-    try {
-      roll_back_off(service, paths);
-    } catch (const std::exception& again) {
-      throw PersistenceError("turning persistence off for " + service + " failed: " + why +
-                             "; the roll-back failed too (" + again.what() +
-                             "); the persistent data is untouched and the next start of the daemon retries");
-    }
-    throw PersistenceError("turning persistence off for " + service + " failed: " + why +
-                           "; rolled back, nothing was changed");
-  }
-  try {
-    finish_off(service, paths);
-  } catch (const Crash&) {
-    throw;
-  } catch (const std::exception& error) {
-    throw PersistenceError("the data of " + service + " is back in the amnesic system, but " + error.what() +
-                           "; the next start of the daemon finishes the move");
-  }
+  };
+  migrate(service, "off", "the persistent data", "back in the amnesic system", copy_and_commit,
+          [&] { roll_back_off(service, paths); }, [&] { finish_off(service, paths); });
 }
 
 void Persistence::roll_back_off(const std::string& service, const std::vector<std::string>& paths) {

@@ -100,6 +100,12 @@ class Persistence {
   void step(const std::string& name) const;
   std::filesystem::path amnesic(const std::string& path) const;
   std::filesystem::path journal(const std::string& service) const;
+  // Runs a migration's copy up to its commit; a failure there is rolled
+  // back (a Crash is not: the journal stays), and after the commit `finish`
+  // removes the sources. Errors name the service and what was kept.
+  void migrate(const std::string& service, const char* direction, const char* untouched, const char* done_where,
+               const std::function<void()>& copy_and_commit, const std::function<void()>& roll_back,
+               const std::function<void()>& finish);
   void roll_back_on(const std::string& service, const std::vector<std::string>& paths);
   void finish_on(const std::string& service, const std::vector<std::string>& paths);
   void roll_back_off(const std::string& service, const std::vector<std::string>& paths);
