@@ -1,5 +1,7 @@
 #include "host/atomic_file.h"
 
+#include "util/fd.h"
+
 #include <cerrno>
 #include <fcntl.h>
 #include <string>
@@ -15,21 +17,6 @@ namespace {
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& file, int error) {
   throw std::system_error(error, std::generic_category(), what + " " + file.string());
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 

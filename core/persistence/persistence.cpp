@@ -1,6 +1,7 @@
 #include "persistence/persistence.h"
 
 #include "host/atomic_file.h"
+#include "util/no_follow.h"
 
 #include <cerrno>
 #include <cstring>
@@ -24,217 +25,10 @@ namespace tails_server::core {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace no_follow;
 
 constexpr const char* new_suffix = ".tails-server-new";
 constexpr const char* old_suffix = ".tails-server-old";
-
-[[noreturn]] void fail(const std::string& what, const fs::path& path, int error) {
-  throw PersistenceError(what + " " + path.string() + ": " + std::strerror(error));
-}
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-// Opens `path` (absolute) refusing any symbolic link on the way, including
-// the last component. Returns an invalid Fd with errno set on failure.
-Fd open_no_symlinks(const fs::path& path, int flags) {
-  open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how);
-  return Fd(static_cast<int>(fd));
-}
-
-Fd open_dir(const fs::path& path) {
-  Fd fd = open_no_symlinks(path, O_RDONLY | O_DIRECTORY);
-  if (!fd) {
-    int error = errno;
-    if (error == ELOOP || error == ENOTDIR)
-      throw PersistenceError("refusing " + path.string() +
-                             ": a symbolic link is on the way, or it is not a directory (links are never followed under the persistence root)");
-    fail("cannot open the directory", path, error);
-  }
-  return fd;
-}
-
-Fd open_at(int dir, const std::string& name, int flags) {
-  return Fd(::openat(dir, name.c_str(), flags | O_CLOEXEC | O_NOFOLLOW));
-}
-
-// What lies at dir/name, without following it; false if nothing.
-bool stat_at(int dir, const std::string& name, struct stat& st) {
-  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
-  if (errno == ENOENT) return false;
-  throw PersistenceError("cannot inspect " + name + ": " + std::strerror(errno));
-}
-
-bool exists_at(int dir, const std::string& name) {
-  struct stat st;
-  return stat_at(dir, name, st);
-}
-
-void sync_fd(int fd, const fs::path& what) {
-  if (::fsync(fd) != 0) fail("cannot fsync", what, errno);
-}
-
-// Makes dir/name a directory of root with `mode` (creates it if missing);
-// refuses anything else there, a symbolic link above all.
-Fd make_dir_at(int dir, const std::string& name, mode_t mode, const fs::path& shown) {
-  if (::mkdirat(dir, name.c_str(), mode) != 0 && errno != EEXIST) fail("cannot create", shown, errno);
-  Fd fd = open_at(dir, name, O_RDONLY | O_DIRECTORY);
-  if (!fd) {
-    if (errno == ELOOP || errno == ENOTDIR)
-      throw PersistenceError("refusing " + shown.string() + ": it is not a directory (a symbolic link?)");
-    fail("cannot open", shown, errno);
-  }
-  if (::fchown(fd.get(), 0, 0) != 0) fail("cannot set the owner of", shown, errno);
-  if (::fchmod(fd.get(), mode) != 0) fail("cannot set the mode of", shown, errno);
-  return fd;
-}
-
-// Removes dir/name and everything below it, following no link and
-// crossing no mount point. Nothing there is fine.
-void remove_at(int dir, const std::string& name, const fs::path& shown) {
-  struct stat st;
-  if (!stat_at(dir, name, st)) return;
-  if (S_ISDIR(st.st_mode)) {
-    {
-      Fd child = open_at(dir, name, O_RDONLY | O_DIRECTORY);
-      if (!child) fail("cannot open", shown, errno);
-      struct stat inside;
-      if (::fstat(child.get(), &inside) != 0 || inside.st_dev != st.st_dev || inside.st_ino != st.st_ino)
-        throw PersistenceError("refusing to remove " + shown.string() + ": it changed while being removed");
-      DIR* listing = ::fdopendir(::dup(child.get()));
-      if (!listing) fail("cannot list", shown, errno);
-      std::vector<std::string> names;
-      while (dirent* entry = ::readdir(listing)) {
-        std::string n = entry->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(listing);
-      for (const auto& n : names) remove_at(child.get(), n, shown / n);
-    }
-    if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) fail("cannot remove", shown, errno);
-  } else if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
-    fail("cannot remove", shown, errno);
-  }
-}
-
-// Removes what lies in the directory `dir`, keeping the directory.
-void empty_dir(int dir, const fs::path& shown) {
-  DIR* listing = ::fdopendir(::dup(dir));
-  if (!listing) fail("cannot list", shown, errno);
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(listing)) {
-    std::string n = entry->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(listing);
-  for (const auto& n : names) remove_at(dir, n, shown / n);
-}
-
-void copy_attributes(int fd, const struct stat& st, const fs::path& shown) {
-  if (::fchown(fd, st.st_uid, st.st_gid) != 0) fail("cannot set the owner of", shown, errno);
-  if (::fchmod(fd, st.st_mode & 07777) != 0) fail("cannot set the mode of", shown, errno);
-  timespec times[2] = {st.st_atim, st.st_mtim};
-  ::futimens(fd, times);
-}
-
-void copy_contents(int from, int to, const fs::path& source) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(from, nullptr, to, nullptr, 1 << 24, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-      fail("cannot copy", source, errno);
-    break;  // fall back to read/write
-  }
-  std::vector<char> buffer(1 << 20);
-  for (;;) {
-    ssize_t got = ::read(from, buffer.data(), buffer.size());
-    if (got == 0) return;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot read", source, errno);
-    }
-    for (ssize_t done = 0; done < got;) {
-      ssize_t put = ::write(to, buffer.data() + done, static_cast<std::size_t>(got - done));
-      if (put < 0) {
-        if (errno == EINTR) continue;
-        fail("cannot write the copy of", source, errno);
-      }
-      done += put;
-    }
-  }
-}
-
-// Copies src_dir/src_name to dst_dir/dst_name (which must not exist): a
-// tree of directories, regular files and symbolic links (copied as links,
-// never followed), with owners, modes and times; everything fsynced.
-// Sockets are skipped (services recreate them); anything else is refused.
-void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
-             const fs::path& shown) {
-  struct stat st;
-  if (!stat_at(src_dir, src_name, st)) throw PersistenceError("cannot copy " + shown.string() + ": it vanished");
-  if (S_ISDIR(st.st_mode)) {
-    Fd from = open_at(src_dir, src_name, O_RDONLY | O_DIRECTORY);
-    if (!from) fail("cannot open", shown, errno);
-    if (::mkdirat(dst_dir, dst_name.c_str(), 0700) != 0) fail("cannot create the copy of", shown, errno);
-    Fd to = open_at(dst_dir, dst_name, O_RDONLY | O_DIRECTORY);
-    if (!to) fail("cannot open the copy of", shown, errno);
-    DIR* listing = ::fdopendir(::dup(from.get()));
-    if (!listing) fail("cannot list", shown, errno);
-    std::vector<std::string> names;
-    while (dirent* entry = ::readdir(listing)) {
-      std::string n = entry->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(listing);
-    for (const auto& n : names) copy_at(from.get(), n, to.get(), n, shown / n);
-    copy_attributes(to.get(), st, shown);
-    sync_fd(to.get(), shown);
-  } else if (S_ISREG(st.st_mode)) {
-    Fd from = open_at(src_dir, src_name, O_RDONLY);
-    if (!from) fail("cannot read", shown, errno);
-    Fd to(::openat(dst_dir, dst_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!to) fail("cannot create the copy of", shown, errno);
-    copy_contents(from.get(), to.get(), shown);
-    copy_attributes(to.get(), st, shown);
-    sync_fd(to.get(), shown);
-  } else if (S_ISLNK(st.st_mode)) {
-    std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
-    ssize_t n = ::readlinkat(src_dir, src_name.c_str(), target.data(), target.size());
-    if (n < 0) fail("cannot read the link", shown, errno);
-    target.resize(static_cast<std::size_t>(n));
-    if (::symlinkat(target.c_str(), dst_dir, dst_name.c_str()) != 0) fail("cannot copy the link", shown, errno);
-    ::fchownat(dst_dir, dst_name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-  } else if (S_ISSOCK(st.st_mode)) {
-    return;
-  } else {
-    throw PersistenceError("cannot copy " + shown.string() +
-                           ": not a regular file, directory or symbolic link (a device or a FIFO)");
-  }
-}
 
 // Bind-mounts `source` at `target`, both opened with no symbolic link on
 // the way. 0, or an errno (ELOOP / ENOTDIR for a link or a non-directory).
@@ -308,16 +102,6 @@ int in_mount_namespace(bool init, Op op) {
   if (!WIFEXITED(status)) return EINTR;
   if (WEXITSTATUS(status) == 120) return EPERM;
   return WEXITSTATUS(status);
-}
-
-std::string read_small_file(int dir, const std::string& name) {
-  Fd fd = open_at(dir, name, O_RDONLY);
-  if (!fd) return {};
-  std::string content;
-  char buffer[256];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buffer, sizeof buffer)) > 0) content.append(buffer, static_cast<std::size_t>(n));
-  return content;
 }
 
 }  // namespace
@@ -503,7 +287,7 @@ void Persistence::finish_on(const std::string& service, const std::vector<std::s
   for (const auto& path : paths) {
     unmount(path);  // never empty the persistent copy through a mount
     auto target = amnesic(path);
-    Fd dir = open_no_symlinks(target, O_RDONLY | O_DIRECTORY);
+    Fd dir = open_path(target, O_RDONLY | O_DIRECTORY);
     if (!dir) {
       if (errno != ENOENT) fail("cannot open", target, errno);
       if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create", target, errno);
@@ -577,12 +361,12 @@ void Persistence::turn_off(const std::string& service, const std::vector<std::st
 void Persistence::roll_back_off(const std::string& service, const std::vector<std::string>& paths) {
   for (const auto& path : paths) {
     auto target = amnesic(path);
-    Fd parent = open_no_symlinks(target.parent_path(), O_RDONLY | O_DIRECTORY);
+    Fd parent = open_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
     if (!parent) continue;
     std::string fresh = target.filename().string() + new_suffix;
     remove_at(parent.get(), fresh, target.parent_path() / fresh);
   }
-  if (Fd state_fd = open_no_symlinks(state_dir_, O_RDONLY | O_DIRECTORY)) {
+  if (Fd state_fd = open_path(state_dir_, O_RDONLY | O_DIRECTORY)) {
     remove_at(state_fd.get(), service + new_suffix, state_dir_ / (service + new_suffix));
     remove_at(state_fd.get(), service + ".state.json" + new_suffix,
               state_dir_ / (service + ".state.json" + new_suffix));
@@ -657,7 +441,7 @@ void Persistence::finish_off(const std::string& service, const std::vector<std::
 
 void Persistence::remove(const std::string& service, const std::vector<std::string>& paths) {
   for (const auto& path : paths) unmount(path);
-  Fd tree_fd = open_no_symlinks(tree(), O_RDONLY | O_DIRECTORY);
+  Fd tree_fd = open_path(tree(), O_RDONLY | O_DIRECTORY);
   if (!tree_fd) return;
   remove_at(tree_fd.get(), service, base(service));
   remove_at(tree_fd.get(), service + ".journal", journal(service));
@@ -665,7 +449,7 @@ void Persistence::remove(const std::string& service, const std::vector<std::stri
 }
 
 std::string Persistence::recover(const std::string& service, const std::vector<std::string>& paths) {
-  Fd tree_fd = open_no_symlinks(tree(), O_RDONLY | O_DIRECTORY);
+  Fd tree_fd = open_path(tree(), O_RDONLY | O_DIRECTORY);
   if (!tree_fd) return {};
   if (!exists_at(tree_fd.get(), service + ".journal")) return {};
   std::string direction = read_small_file(tree_fd.get(), service + ".journal");

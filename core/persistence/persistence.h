@@ -24,6 +24,8 @@
 // through O_PATH descriptors (/proc/self/fd/N).
 #pragma once
 
+#include "util/no_follow.h"
+
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -34,10 +36,7 @@ namespace tails_server::core {
 
 // A migration or mount failed; what() names the path and the reason, and
 // whether the migration was rolled back.
-class PersistenceError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using PersistenceError = FileError;
 
 class Persistence {
  public:
