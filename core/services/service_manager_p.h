@@ -1,0 +1,267 @@
+// The ServiceManager's private part, shared by its source files
+// (service_manager.cpp: services and options; service_keys.cpp: onion keys
+// and clients). Not part of the daemon's interface.
+#pragma once
+
+#include "persistence/persistence.h"
+#include "plugins/plugin_loader.h"
+#include "services/service_manager.h"
+#include "state/state_store.h"
+#include "tor/keys/onion_key.h"
+
+#include <tails_server/standard_options.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tails_server::core {
+
+// Forwards to the daemon's host, naming the plugin in every log line.
+class PluginHost : public Host {
+ public:
+  PluginHost(Host& host, std::string plugin) : host_(host), prefix_(std::move(plugin) + ": ") {}
+  std::filesystem::path path(std::string_view absolute) const override { return host_.path(absolute); }
+  void write_file(const std::filesystem::path& file, std::string_view content, const FileSpec& spec) override {
+    host_.write_file(file, content, spec);
+  }
+  void make_directory(const std::filesystem::path& directory, const FileSpec& spec) override {
+    host_.make_directory(directory, spec);
+  }
+  void remove_file(const std::filesystem::path& file) override { host_.remove_file(file); }
+  RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override {
+    return host_.run(argv, options);
+  }
+  std::string random_password(std::size_t length) override { return host_.random_password(length); }
+  void log(LogLevel level, std::string_view message) override {
+    host_.log(level, prefix_ + std::string(message));
+  }
+
+ private:
+  Host& host_;
+  std::string prefix_;
+};
+
+struct ServiceManager::Impl {
+  struct Entry;
+
+  class Context : public ServiceContext {
+   public:
+    Context(Impl& impl, Entry& entry, Host& host) : impl_(impl), entry_(entry), host_(host, entry.service->name) {}
+    Host& host() const override { return host_; }
+    std::string option(std::string_view name) const override { return impl_.value(entry_, name); }
+    std::string onion_address() const override {
+      auto file = impl_.key_file(*entry_.service);
+      if (!std::filesystem::exists(file)) return {};
+      return OnionKey::load(file).hostname();
+    }
+    // With allow-lan the service listens on every address and the firewall
+    // decides who reaches the port (DESIGN §8); else on loopback only.
+    std::vector<std::string> listen_addresses() const override {
+      if (impl_.value(entry_, standard_option::allow_lan) == "true") return {"0.0.0.0", "::"};
+      return {"127.0.0.1"};
+    }
+    std::filesystem::path state_directory() const override {
+      auto dir = impl_.store.service_directory(entry_.service->name);
+      host_.make_directory(dir, FileSpec{"root", "root", 0700});
+      return dir;
+    }
+   private:
+    Impl& impl_;
+    Entry& entry_;
+    mutable PluginHost host_;
+  };
+
+  struct Entry {
+    std::shared_ptr<TailsService> service;
+    std::vector<OptionPtr> options;  // standard ones first
+    ServiceState state;
+    std::string state_error;
+    std::unique_ptr<Context> context;
+  };
+
+  Impl(const DaemonConfig& config_, Host& host_)
+      : config(config_), host(host_), store(config_.state_dir),
+        persistence(config_.persistence_root, config_.state_dir, persistence_options(config_)) {
+    store.set_persistent_directory(persistence.tree());
+  }
+
+  static Persistence::Options persistence_options(const DaemonConfig& config) {
+    Persistence::Options options;
+    options.root = config.root;
+    options.init_mount_namespace = true;  // the services must see the mounts
+    return options;
+  }
+
+  DaemonConfig config;
+  Host& host;
+  StateStore store;
+  Persistence persistence;
+  UnitGuard unit_guard;
+  PluginLoader loader;
+  std::vector<std::unique_ptr<Entry>> entries;
+
+  Entry& find(const std::string& name) const {
+    for (const auto& entry : entries)
+      if (entry->service->name == name) return *entry;
+    std::vector<std::string> names;
+    for (const auto& entry : entries) names.push_back(entry->service->name);
+    throw ServiceError(ErrorCode::NoSuchService,
+                       "no service named '" + name + "'; available: " +
+                           (names.empty() ? std::string("none") : tails_server::detail::join(names, ", ")));
+  }
+
+  static const OptionPtr* find_option(const Entry& entry, std::string_view name) {
+    for (const auto& option : entry.options)
+      if (option->name() == name) return &option;
+    return nullptr;
+  }
+
+  static const TailsServiceOption& option(const Entry& entry, std::string_view name) {
+    if (auto found = find_option(entry, name)) return **found;
+    std::vector<std::string> names;
+    for (const auto& option : entry.options) names.push_back(option->name());
+    throw ServiceError(ErrorCode::NoSuchOption, "service '" + entry.service->name + "' has no option '" +
+                                                    std::string(name) + "'; its options: " +
+                                                    tails_server::detail::join(names, ", "));
+  }
+
+  // The option's current canonical value (computed ones computed now).
+  std::string value(const Entry& entry, std::string_view name) const {
+    const auto* found = find_option(entry, name);
+    if (!found) throw OptionError("service '" + entry.service->name + "' has no option '" + std::string(name) + "'");
+    const auto& option = **found;
+    if (option.is_read_only()) return option.compute(*entry.context);
+    auto stored = entry.state.options.find(option.name());
+    if (stored != entry.state.options.end()) return stored->second;
+    return option.default_value(host);
+  }
+
+  std::filesystem::path key_file(const TailsService& service) const {
+    return store.service_directory(service.name) / "hs_ed25519_secret_key";
+  }
+
+  void save(Entry& entry) {
+    try {
+      store.save(entry.service->name, entry.state);
+    } catch (const std::exception& error) {
+      throw ServiceError(ErrorCode::Failed, std::string("cannot save the state: ") + error.what());
+    }
+  }
+
+  void check_port_clash(const Entry& entry, const TailsServiceOption& option, const std::string& port) const {
+    for (const auto& other : entries) {
+      for (const auto& candidate : other->options) {
+        auto* as_port = dynamic_cast<const PortOption*>(candidate.get());
+        if (!as_port || !as_port->is_local()) continue;
+        if (other.get() == &entry && candidate.get() == &option) continue;
+        if (value(*other, candidate->name()) == port)
+          throw ServiceError(ErrorCode::InvalidValue,
+                             "port " + port + " for option '" + option.name() + "' of '" + entry.service->name +
+                                 "' is already used by option '" + candidate->name() + "' of '" +
+                                 other->service->name + "'; choose another port from 1 to 65535");
+      }
+    }
+  }
+
+  // Stores generated secrets once, so they stay the same across restarts.
+  void generate_secrets(Entry& entry) {
+    bool changed = false;
+    for (const auto& option : entry.options) {
+      if (!option->is_secret() || entry.state.options.count(option->name())) continue;
+      entry.state.options[option->name()] = option->default_value(host);
+      changed = true;
+    }
+    if (changed) save(entry);
+  }
+
+  // Reads what is stored for the entry's service: a migration a killed
+  // daemon left is finished or rolled back, and the persistent data is
+  // mounted, before anything reads the state or the paths.
+  void load(Entry& entry) {
+    try {
+      auto recovered = persistence.recover(entry.service->name, entry.service->persistent_paths);
+      if (!recovered.empty()) host.log(LogLevel::Warning, recovered);
+      persistence.restore_mounts(entry.service->name, entry.service->persistent_paths);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, entry.service->name + ": " + error.what());
+    }
+    entry.state_error.clear();
+    try {
+      if (auto state = store.load(entry.service->name)) entry.state = std::move(*state);
+    } catch (const StateError& error) {
+      entry.state_error = error.what();
+      host.log(LogLevel::Error, error.what());
+    }
+    // Drop stored values the plugin no longer accepts, loudly.
+    for (auto it = entry.state.options.begin(); it != entry.state.options.end();) {
+      const auto* option = Impl::find_option(entry, it->first);
+      std::string problem;
+      if (!option || (*option)->is_read_only()) {
+        problem = "is no longer an option";
+      } else {
+        try {
+          (*option)->parse(it->second);
+        } catch (const OptionError& error) {
+          problem = error.what();
+        }
+      }
+      if (problem.empty()) {
+        ++it;
+        continue;
+      }
+      host.log(LogLevel::Warning,
+               entry.service->name + ": stored option '" + it->first + "' " + problem + "; using the default");
+      it = entry.state.options.erase(it);
+    }
+    sync_persistence_option(entry);
+    try {
+      generate_secrets(entry);
+    } catch (const std::exception& error) {
+      host.log(LogLevel::Error, entry.service->name + ": " + error.what());
+    }
+  }
+
+  // The option `persistence` says where the state is (the location wins).
+  void sync_persistence_option(Entry& entry) {
+    if (persistence.persistent(entry.service->name)) entry.state.options[standard_option::persistence] = "true";
+    else entry.state.options.erase(standard_option::persistence);
+  }
+
+  void set_persistence(Entry& entry, bool on) {
+    const auto& name = entry.service->name;
+    if (on) entry.state.options[standard_option::persistence] = "true";
+    else entry.state.options.erase(standard_option::persistence);
+    save(entry);  // the file moves with the rest
+    try {
+      if (on) persistence.turn_on(name, entry.service->persistent_paths);
+      else persistence.turn_off(name, entry.service->persistent_paths);
+    } catch (const std::exception& error) {
+      sync_persistence_option(entry);
+      try {
+        save(entry);
+      } catch (const std::exception&) {
+      }
+      throw ServiceError(ErrorCode::Failed, error.what());
+    }
+    host.log(LogLevel::Info, name + ": persistence " + (on ? "on: data, state and onion key are on the Persistent Storage"
+                                                           : "off: data, state and onion key are amnesic"));
+  }
+
+  template <class F>
+  auto call_plugin(const Entry& entry, const std::string& what, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (const ServiceError&) {
+      throw;
+    } catch (const OptionError& error) {
+      throw ServiceError(ErrorCode::InvalidValue, error.what());
+    } catch (const std::exception& error) {
+      throw ServiceError(ErrorCode::Failed, what + " " + entry.service->name + " failed: " + error.what());
+    } catch (...) {
+      throw ServiceError(ErrorCode::Failed, what + " " + entry.service->name + " failed with an unknown error");
+    }
+  }
+};
+
+}  // namespace tails_server::core
