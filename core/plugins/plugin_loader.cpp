@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -183,29 +184,141 @@ std::vector<fs::path> candidate_files(const fs::path& directory) {
   return files;
 }
 
-// Refuses a file that someone other than root or us could change. Returns
-// the Insecure (or LoadFailed) message, or "" if the file is safe to open.
-std::pair<PluginState, std::string> file_safety_problem(const fs::path& file) {
+// Why a file is not loaded: its state and a message that names the file,
+// what was expected and found, and what to do.
+struct Refusal {
+  PluginState state;
+  std::string message;
+};
+using Step = std::optional<Refusal>;
+
+// Refuses a file that someone other than root or us could change.
+Step check_file_safety(const fs::path& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     int error = errno;
-    return {PluginState::LoadFailed,
-            "Cannot read plugin " + quote_path(file) + ": " + std::strerror(error) + "."};
+    return Refusal{PluginState::LoadFailed,
+                   "Cannot read plugin " + quote_path(file) + ": " + std::strerror(error) + "."};
   }
   if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return {PluginState::Insecure,
-            "Insecure plugin " + quote_path(file) + ": it is writable by group or others (mode " +
-                octal_mode(st.st_mode) + "); it must not be: chmod go-w " + quote_path(file)};
+    return Refusal{PluginState::Insecure,
+                   "Insecure plugin " + quote_path(file) + ": it is writable by group or others (mode " +
+                       octal_mode(st.st_mode) + "); it must not be: chmod go-w " + quote_path(file)};
   uid_t self = ::geteuid();
   if (st.st_uid != 0 && st.st_uid != self) {
     std::string allowed = self == 0 ? "root (uid 0)"
                                     : "root (uid 0) or the daemon's user (uid " +
                                           std::to_string(self) + ")";
-    return {PluginState::Insecure, "Insecure plugin " + quote_path(file) + ": it is owned by uid " +
-                                       std::to_string(st.st_uid) + "; it must be owned by " +
-                                       allowed + ": chown root " + quote_path(file)};
+    return Refusal{PluginState::Insecure, "Insecure plugin " + quote_path(file) + ": it is owned by uid " +
+                                              std::to_string(st.st_uid) + "; it must be owned by " +
+                                              allowed + ": chown root " + quote_path(file)};
   }
-  return {PluginState::Loaded, {}};
+  return std::nullopt;
+}
+
+// dlopen: runs the plugin's static initializers, nothing else of it.
+Step open_library(const fs::path& file, boost::dll::shared_library& library) {
+  try {
+    library.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::system_error& error) {
+    std::string text = dlerror_text(error);
+    if (is_not_a_shared_object(text))
+      return Refusal{PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) +
+                                                  " is not a shared library (" + text +
+                                                  "). Only Tails Server plugins belong here."};
+    return Refusal{PluginState::LoadFailed,
+                   "Cannot load plugin " + quote_path(file) + ": " + text +
+                       ". Rebuild it against this SDK with tails_server_add_plugin(), which "
+                       "refuses undefined symbols, and install the libraries it needs."};
+  } catch (const std::exception& error) {
+    return Refusal{PluginState::LoadFailed, "Cannot load plugin " + quote_path(file) + ": " + error.what() + "."};
+  }
+  return std::nullopt;
+}
+
+// The C info struct: plain data, safe to read whatever the plugin's ABI.
+// Sets `name` to the plugin name it gives.
+Step check_info(const fs::path& file, const boost::dll::shared_library& library, std::string& name) {
+  if (!library.has(TAILS_SERVER_PLUGIN_INFO_SYMBOL))
+    return Refusal{PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) + " has no " +
+                                                TAILS_SERVER_PLUGIN_INFO_SYMBOL +
+                                                " symbol: it is not a Tails Server plugin."};
+  const auto& info = library.get<const tails_server_plugin_info>(TAILS_SERVER_PLUGIN_INFO_SYMBOL);
+  if (info.magic != TAILS_SERVER_PLUGIN_MAGIC) {
+    std::array<char, 32> found{}, expected{};
+    std::snprintf(found.data(), found.size(), "0x%08X", static_cast<unsigned>(info.magic));
+    std::snprintf(expected.data(), expected.size(), "0x%08X", TAILS_SERVER_PLUGIN_MAGIC);
+    return Refusal{PluginState::NotAPlugin,
+                   "Not a plugin: " + quote_path(file) + " has a " + TAILS_SERVER_PLUGIN_INFO_SYMBOL +
+                       " symbol with magic " + found.data() + " instead of " + expected.data() +
+                       ": it was not made with TAILS_SERVER_PLUGIN."};
+  }
+  name = info_string(info.plugin_name);
+
+  if (info.api_major != TAILS_SERVER_API_MAJOR || info.api_minor > TAILS_SERVER_API_MINOR)
+    return Refusal{PluginState::WrongApiVersion,
+                   "Wrong API version on plugin " + quote_path(file) + ": built for " +
+                       std::to_string(info.api_major) + "." + std::to_string(info.api_minor) +
+                       ", this host supports " + std::to_string(TAILS_SERVER_API_MAJOR) + "." +
+                       std::to_string(TAILS_SERVER_API_MINOR) + " (same major, minor up to " +
+                       std::to_string(TAILS_SERVER_API_MINOR) + "). Rebuild it against this SDK."};
+
+  std::string abi_tag = info.abi_tag ? info_string(info.abi_tag) : std::string();
+  if (!info.abi_tag || abi_tag != TAILS_SERVER_ABI_TAG)
+    return Refusal{PluginState::WrongAbi,
+                   "Wrong ABI on plugin " + quote_path(file) + ": built with ABI tag " +
+                       (info.abi_tag ? in_quotes(abi_tag) : std::string("(none)")) +
+                       ", this host has " + in_quotes(std::string_view(TAILS_SERVER_ABI_TAG)) +
+                       ". Rebuild it against this SDK with the host's compiler and C++ library."};
+
+  if (!is_identifier(name, 31))
+    return Refusal{PluginState::InvalidMetadata,
+                   "Invalid metadata in plugin " + quote_path(file) + ": plugin name " + in_quotes(name) +
+                       " in " + TAILS_SERVER_PLUGIN_INFO_SYMBOL + " must match [a-z][a-z0-9-]{0,31}."};
+
+  if (!library.has(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL))
+    return Refusal{PluginState::NoFactory,
+                   "No factory in plugin " + quote_path(file) + ": it has no " +
+                       TAILS_SERVER_PLUGIN_FACTORY_SYMBOL +
+                       " symbol. Export the service with TAILS_SERVER_PLUGIN(Class, \"" + name + "\")."};
+  return std::nullopt;
+}
+
+Step check_unique(const fs::path& file, const std::string& name, const std::vector<PluginRecord>& earlier) {
+  for (const PluginRecord& record : earlier)
+    if (record.state == PluginState::Loaded && record.name == name)
+      return Refusal{PluginState::Duplicate,
+                     "Duplicate plugin " + in_quotes(name) + " in " + quote_path(file) +
+                         ": a plugin of that name was already loaded from " + quote_path(record.file) +
+                         ". Remove one of the two files."};
+  return std::nullopt;
+}
+
+// Runs the factory and checks the service's attributes. The service's
+// deleter holds the library, so a service never outlives its code.
+Step create_service(const fs::path& file, const std::shared_ptr<boost::dll::shared_library>& library,
+                    PluginRecord& record) {
+  std::unique_ptr<TailsService> created;
+  try {
+    auto& factory = library->get_alias<ServiceFactory>(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL);
+    created = factory();
+  } catch (const std::exception& error) {
+    return Refusal{PluginState::ConstructorFailed, "Failed to create the service of plugin " + quote_path(file) +
+                                                       ": it threw: " + error.what() + "."};
+  } catch (...) {
+    return Refusal{PluginState::ConstructorFailed,
+                   "Failed to create the service of plugin " + quote_path(file) +
+                       ": it threw something that is not a std::exception."};
+  }
+  if (!created)
+    return Refusal{PluginState::ConstructorFailed, "Failed to create the service of plugin " + quote_path(file) +
+                                                       ": its factory returned no service."};
+  record.service = std::shared_ptr<TailsService>(created.release(),
+                                                 [library](TailsService* service) { delete service; });
+  if (std::string problem = metadata_problem_text(*record.service, record.name); !problem.empty())
+    return Refusal{PluginState::InvalidMetadata,
+                   "Invalid metadata in plugin " + quote_path(file) + ": " + problem + "."};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -231,123 +344,28 @@ const std::vector<PluginRecord>& PluginLoader::load(const std::vector<fs::path>&
 PluginRecord PluginLoader::load_file(const fs::path& file) {
   PluginRecord record;
   record.file = file;
-  auto refuse = [&record](PluginState state, std::string message) {
-    record.state = state;
-    record.message = std::move(message);
-    record.service.reset();
-    return std::move(record);
-  };
-
-  if (auto [state, message] = file_safety_problem(file); !message.empty())
-    return refuse(state, std::move(message));
-
   // Until the factory runs, no code of the plugin but its static
   // initializers has run, so a refused library is unloaded when `library`
-  // goes out of scope. From the factory on, it is kept (see below).
+  // goes out of scope.
   auto library = std::make_shared<boost::dll::shared_library>();
-  try {
-    library->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
-  } catch (const std::system_error& error) {
-    std::string text = dlerror_text(error);
-    if (is_not_a_shared_object(text))
-      return refuse(PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) +
-                                                 " is not a shared library (" + text +
-                                                 "). Only Tails Server plugins belong here.");
-    return refuse(PluginState::LoadFailed,
-                  "Cannot load plugin " + quote_path(file) + ": " + text +
-                      ". Rebuild it against this SDK with tails_server_add_plugin(), which "
-                      "refuses undefined symbols, and install the libraries it needs.");
-  } catch (const std::exception& error) {
-    return refuse(PluginState::LoadFailed,
-                  "Cannot load plugin " + quote_path(file) + ": " + error.what() + ".");
+  Step refusal = check_file_safety(file);
+  if (!refusal) refusal = open_library(file, *library);
+  if (!refusal) refusal = check_info(file, *library, record.name);
+  if (!refusal) refusal = check_unique(file, record.name, records_);
+  if (!refusal) {
+    // From here on the plugin's own code runs and may leave anything behind
+    // (an exception's type, a registered callback), so its library stays
+    // loaded as long as the loader lives, whatever happens.
+    libraries_.push_back(library);
+    refusal = create_service(file, library, record);
   }
-
-  // The C info struct: plain data, safe to read whatever the plugin's ABI.
-  if (!library->has(TAILS_SERVER_PLUGIN_INFO_SYMBOL))
-    return refuse(PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) + " has no " +
-                                               TAILS_SERVER_PLUGIN_INFO_SYMBOL +
-                                               " symbol: it is not a Tails Server plugin.");
-  const auto& info = library->get<const tails_server_plugin_info>(TAILS_SERVER_PLUGIN_INFO_SYMBOL);
-  if (info.magic != TAILS_SERVER_PLUGIN_MAGIC) {
-    std::array<char, 32> found{}, expected{};
-    std::snprintf(found.data(), found.size(), "0x%08X", static_cast<unsigned>(info.magic));
-    std::snprintf(expected.data(), expected.size(), "0x%08X", TAILS_SERVER_PLUGIN_MAGIC);
-    return refuse(PluginState::NotAPlugin,
-                  "Not a plugin: " + quote_path(file) + " has a " + TAILS_SERVER_PLUGIN_INFO_SYMBOL +
-                      " symbol with magic " + found.data() + " instead of " + expected.data() +
-                      ": it was not made with TAILS_SERVER_PLUGIN.");
+  if (refusal) {
+    record.state = refusal->state;
+    record.message = std::move(refusal->message);
+    record.service.reset();
+    return record;
   }
-  record.name = info_string(info.plugin_name);
-
-  if (info.api_major != TAILS_SERVER_API_MAJOR || info.api_minor > TAILS_SERVER_API_MINOR)
-    return refuse(PluginState::WrongApiVersion,
-                  "Wrong API version on plugin " + quote_path(file) + ": built for " +
-                      std::to_string(info.api_major) + "." + std::to_string(info.api_minor) +
-                      ", this host supports " + std::to_string(TAILS_SERVER_API_MAJOR) + "." +
-                      std::to_string(TAILS_SERVER_API_MINOR) + " (same major, minor up to " +
-                      std::to_string(TAILS_SERVER_API_MINOR) + "). Rebuild it against this SDK.");
-
-  std::string abi_tag = info.abi_tag ? info_string(info.abi_tag) : std::string();
-  if (!info.abi_tag || abi_tag != TAILS_SERVER_ABI_TAG)
-    return refuse(PluginState::WrongAbi,
-                  "Wrong ABI on plugin " + quote_path(file) + ": built with ABI tag " +
-                      (info.abi_tag ? in_quotes(abi_tag) : std::string("(none)")) +
-                      ", this host has " + in_quotes(std::string_view(TAILS_SERVER_ABI_TAG)) +
-                      ". Rebuild it against this SDK with the host's compiler and C++ library.");
-
-  if (!is_identifier(record.name, 31))
-    return refuse(PluginState::InvalidMetadata,
-                  "Invalid metadata in plugin " + quote_path(file) + ": plugin name " +
-                      in_quotes(record.name) + " in " + TAILS_SERVER_PLUGIN_INFO_SYMBOL +
-                      " must match [a-z][a-z0-9-]{0,31}.");
-
-  if (!library->has(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL))
-    return refuse(PluginState::NoFactory,
-                  "No factory in plugin " + quote_path(file) + ": it has no " +
-                      TAILS_SERVER_PLUGIN_FACTORY_SYMBOL +
-                      " symbol. Export the service with TAILS_SERVER_PLUGIN(Class, \"" +
-                      record.name + "\").");
-
-  for (const PluginRecord& earlier : records_)
-    if (earlier.state == PluginState::Loaded && earlier.name == record.name)
-      return refuse(PluginState::Duplicate,
-                    "Duplicate plugin " + in_quotes(record.name) + " in " + quote_path(file) +
-                        ": a plugin of that name was already loaded from " +
-                        quote_path(earlier.file) + ". Remove one of the two files.");
-
-  // From here on the plugin's own code runs and may leave anything behind
-  // (an exception's type, a registered callback), so its library stays
-  // loaded as long as the loader lives, whatever happens.
-  libraries_.push_back(library);
-
-  std::unique_ptr<TailsService> created;
-  try {
-    auto& factory = library->get_alias<ServiceFactory>(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL);
-    created = factory();
-  } catch (const std::exception& error) {
-    return refuse(PluginState::ConstructorFailed, "Failed to create the service of plugin " +
-                                                      quote_path(file) + ": it threw: " +
-                                                      error.what() + ".");
-  } catch (...) {
-    return refuse(PluginState::ConstructorFailed,
-                  "Failed to create the service of plugin " + quote_path(file) +
-                      ": it threw something that is not a std::exception.");
-  }
-  if (!created)
-    return refuse(PluginState::ConstructorFailed, "Failed to create the service of plugin " +
-                                                      quote_path(file) +
-                                                      ": its factory returned no service.");
-  // The deleter holds the library, so a service outlives neither its code
-  // nor, while the loader lives, is its library ever unloaded.
-  record.service = std::shared_ptr<TailsService>(
-      created.release(), [library](TailsService* service) { delete service; });
-
-  if (std::string problem = metadata_problem_text(*record.service, record.name); !problem.empty())
-    return refuse(PluginState::InvalidMetadata,
-                  "Invalid metadata in plugin " + quote_path(file) + ": " + problem + ".");
-
   record.state = PluginState::Loaded;
-  record.message.clear();
   return record;
 }
 
