@@ -1,10 +1,7 @@
 #include "firewall/firewall.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
+#include "util/run_program.h"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -16,6 +13,10 @@
 namespace tails_server::core {
 
 namespace {
+
+// iptables-restore waits up to 5 s for the xtables lock (-w 5); nothing
+// else takes long. A hung program must not hang the daemon.
+constexpr std::chrono::seconds kFirewallProgramTimeout{30};
 
 const char* family_name(IpFamily family) { return family == IpFamily::V4 ? "ip" : "ip6"; }
 
@@ -289,86 +290,25 @@ std::string nft_remove_script(IpFamily family, const FirewallHooks& current) {
 
 std::string run_firewall_program(const std::vector<std::string>& argv, const std::string& input) {
   const std::string& name = argv.at(0);
-  std::string program = find_program(name);
-
-  // stdin: a memory file holding `input` (no pipe to feed, so no deadlock).
-  int in = ::memfd_create("tails-server-firewall", MFD_CLOEXEC);
-  if (in < 0) throw FirewallError(std::string("cannot run ") + name + ": memfd_create: " + std::strerror(errno));
-  for (std::size_t done = 0; done < input.size();) {
-    auto n = ::write(in, input.data() + done, input.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(in);
-      throw FirewallError(std::string("cannot run ") + name + ": " + std::strerror(e));
-    }
-    done += static_cast<std::size_t>(n);
+  ProgramRun run{argv, {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}, input, std::nullopt,
+                 kFirewallProgramTimeout};
+  run.argv[0] = find_program(name);
+  ProgramResult result;
+  try {
+    result = run_program(run);
+  } catch (const RunError& error) {
+    throw FirewallError(error.what());
   }
-  ::lseek(in, 0, SEEK_SET);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) < 0) {
-    int e = errno;
-    ::close(in);
-    throw FirewallError(std::string("cannot run ") + name + ": pipe: " + std::strerror(e));
-  }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // The daemon blocks SIGCHLD, SIGTERM and SIGINT for sd-event: the child
-  // must not inherit that.
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGPIPE}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigmask(&attributes, &empty);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args[0] = const_cast<char*>(program.c_str());
-  args.push_back(nullptr);
-  std::string path_env = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-  std::string lang_env = "LC_ALL=C";
-  char* env[] = {path_env.data(), lang_env.data(), nullptr};
-
-  pid_t pid = -1;
-  int r = posix_spawn(&pid, program.c_str(), &actions, &attributes, args.data(), env);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  ::close(in);
-  ::close(out[1]);
-  if (r != 0) {
-    ::close(out[0]);
-    throw FirewallError("cannot run " + program + ": " + std::strerror(r));
-  }
-  std::string output;
-  char buffer[4096];
-  for (;;) {
-    auto n = ::read(out[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    output.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status))
-    throw FirewallError(name + " was killed by signal " + std::to_string(WTERMSIG(status)) + "; its output: " +
-                        quote_output(output));
-  if (WEXITSTATUS(status) != 0) {
-    std::string message = name + " failed (exit status " + std::to_string(WEXITSTATUS(status)) +
-                          "): " + quote_output(output);
+  if (result.exit_code > 128)
+    throw FirewallError(name + " was killed by signal " + std::to_string(result.exit_code - 128) +
+                        "; its output: " + quote_output(result.output));
+  if (result.exit_code != 0) {
+    std::string message = name + " failed (exit status " + std::to_string(result.exit_code) +
+                          "): " + quote_output(result.output);
     if (!input.empty()) message += "; its input was:\n" + input;
     throw FirewallError(message);
   }
-  return output;
+  return std::move(result.output);
 }
 
 // ---- the firewall ------------------------------------------------------------
