@@ -137,6 +137,18 @@ inline bool wait_for_port(Daemon& daemon, std::uint16_t port,
   return false;
 }
 
+// Waits until `file` exists (a daemon writes its pid file a moment after it
+// starts listening).
+inline bool wait_for_file(const std::filesystem::path& file,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!std::filesystem::exists(file)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 // A loopback port nothing listens on right now.
 inline std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -265,7 +265,7 @@ TEST_CASE("prosody: a hostile MOTD stays a string and clients log in and get it"
   // Only on 127.0.0.1 (listen_addresses), not on the rest of loopback.
   CHECK_FALSE(plugin_test::port_accepts("127.0.0.2", c2s));
   CHECK_FALSE(plugin_test::port_accepts("127.0.0.2", s2s));
-  CHECK(fs::exists(f.tmp / "run/prosody/prosody.pid"));
+  CHECK(plugin_test::wait_for_file(f.tmp / "run/prosody/prosody.pid"));
   CHECK_FALSE(fs::exists(f.tmp / "PWNED"));
 
   const std::string password = " p@ss \"w0rd\" \\ back\\slash 'q' $x; --]] {}: ";
