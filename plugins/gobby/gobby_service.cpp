@@ -72,7 +72,7 @@ class GobbyService : public TailsService {
     name = "gobby";
     description = "Collaborative text editing with Gobby: write documents together in real time.";
     client_application = "Gobby";
-    documentation = "https://gobby.github.io/";
+    documentation = TAILS_SERVER_HELP_DIR "/gobby.html";
     packages = {"infinoted"};
     systemd_service = "tails-server-infinoted.service";
     default_target_port = 6523;

@@ -74,7 +74,7 @@ class MumbleService : public TailsService {
     name = "mumble";
     description = "Voice chat with Mumble: low-latency group calls, encrypted end to end to the server.";
     client_application = "Mumble";
-    documentation = "https://www.mumble.info/documentation/";
+    documentation = TAILS_SERVER_HELP_DIR "/mumble.html";
     packages = {"mumble-server"};
     systemd_service = "mumble-server.service";
     default_target_port = 64738;

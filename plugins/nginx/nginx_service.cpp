@@ -89,7 +89,7 @@ class NginxService : public tails_server::TailsService {
     name = "nginx";
     description = "A web server for static web pages, reachable with Tor Browser.";
     client_application = "Tor Browser";
-    documentation = "https://nginx.org/en/docs/";
+    documentation = TAILS_SERVER_HELP_DIR "/nginx.html";
     packages = {"nginx"};
     systemd_service = "nginx.service";
     default_target_port = 8080;  // local; 80 is often taken by other web servers

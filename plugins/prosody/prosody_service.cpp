@@ -131,7 +131,7 @@ class ProsodyService : public tails_server::TailsService {
     name = "prosody";
     description = "An XMPP (Jabber) chat server for instant messaging with your group.";
     client_application = "an XMPP client such as Pidgin or Gajim";
-    documentation = "https://prosody.im/doc";
+    documentation = TAILS_SERVER_HELP_DIR "/prosody.html";
     // prosody-modules brings mod_onions, which sends server-to-server
     // traffic through Tor to other onion servers.
     packages = {"prosody", "prosody-modules"};

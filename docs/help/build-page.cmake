@@ -1,0 +1,15 @@
+# cmake -D CMARK=… -D PAGE=service.md -D CHOICES=choices.md -D HEAD=page.html.in -D OUTPUT=service.html -P build-page.cmake
+# One service's help page: its Markdown, then the four choices, as HTML.
+file(READ ${PAGE} text)
+file(READ ${CHOICES} choices)
+string(REGEX MATCH "^# ([^\n]*)" _ "${text}")
+set(TITLE "${CMAKE_MATCH_1}")
+file(WRITE ${OUTPUT}.md "${text}\n${choices}")
+execute_process(COMMAND ${CMARK} --to html ${OUTPUT}.md OUTPUT_VARIABLE body RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "cmark failed on ${PAGE}")
+endif()
+configure_file(${HEAD} ${OUTPUT}.head @ONLY)
+file(READ ${OUTPUT}.head head)
+file(WRITE ${OUTPUT} "${head}${body}</body>\n</html>\n")
+file(REMOVE ${OUTPUT}.md ${OUTPUT}.head)
