@@ -1,6 +1,9 @@
 // The temporary /usr/sbin/policy-rc.d that keeps package scripts from
-// starting daemons (on all interfaces, with their default configuration)
-// while apt runs: see DESIGN.md section 5 and research/services.md section 0.
+// starting daemons while apt runs. The postinst scripts of prosody,
+// mumble-server and nginx start the daemon at once (invoke-rc.d ... start),
+// with Debian's default configuration, on every interface; a policy-rc.d
+// that exits 101 ("action forbidden") stops that. See
+// docs/services.md#installing-the-packages.
 #pragma once
 
 #include <filesystem>

@@ -1,5 +1,5 @@
-// The daemon's firewall rules (DESIGN §8): Tails drops INPUT and filters
-// loopback OUTPUT by user, so an enabled service needs rules of its own.
+// The daemon's firewall rules. Tails drops INPUT and filters loopback
+// OUTPUT by user, so an enabled service needs rules of its own.
 //
 // Our rules live in two chains of our own, TAILS-SERVER-IN and
 // TAILS-SERVER-OUT, in IPv4 and IPv6, jumped to from the top of INPUT and

@@ -1,6 +1,6 @@
-// Per-service persistence (DESIGN §8): a service's data, its state (the
-// options file) and its onion key on the Persistent Storage, and the moves
-// between there and the amnesic system.
+// Per-service persistence: a service's data, its state (the options file)
+// and its onion key on the Persistent Storage, and the moves between there
+// and the amnesic system.
 //
 // Layout, everything root-owned, directories 0700:
 //   <persistence_root>/tails-server/                 the tree, 0700

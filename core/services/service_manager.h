@@ -115,8 +115,9 @@ class ServiceManager {
   // directory.
   void forget(const std::string& service);
 
-  // Onion key and client authorization (DESIGN §6, §7). The key lives in
-  // the service's state directory as a tor hs_ed25519_secret_key file, 0600.
+  // Onion key and client authorization (docs/tor.md#keys-and-addresses,
+  // docs/tor.md#client-authorization). The key lives in the service's state
+  // directory as a tor hs_ed25519_secret_key file, 0600.
 
   // "<56>.onion", or "" while the service has no key.
   std::string onion_address(const std::string& service) const;
@@ -146,7 +147,7 @@ class ServiceManager {
   // The public keys (52-char base32) of every client, for ADD_ONION.
   std::vector<std::string> client_public_keys(const std::string& service) const;
 
-  // Persistence (DESIGN §8, persistence/persistence.h). Setting the option
+  // Persistence (persistence/persistence.h). Setting the option
   // `persistence` migrates the service's data, state and onion key to or
   // from <persistence_root>/tails-server/<service>/ before it returns
   // (ServiceError Failed, rolled back, if that fails). The guard, if set,

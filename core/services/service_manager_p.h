@@ -56,7 +56,7 @@ struct ServiceManager::Impl {
       return OnionKey::load(file).hostname();
     }
     // With allow-lan the service listens on every address and the firewall
-    // decides who reaches the port (DESIGN §8); else on loopback only.
+    // decides who reaches the port (firewall/firewall.h); else on loopback only.
     std::vector<std::string> listen_addresses() const override {
       if (impl_.value(entry_, standard_option::allow_lan) == "true") return {"0.0.0.0", "::"};
       return {"127.0.0.1"};

@@ -1,11 +1,11 @@
 // The Gobby collaborative editing service (infinoted, package infinoted).
 //
-// Facts this relies on are in shared/research/services.md section 3:
-// infinoted ships no unit, user or config; it does not drop privileges; its
-// --create-certificate also starts the server; the config is a GKeyFile that
-// keeps the password out of `ps`; a control character in the password breaks
-// every login (SASLprep). So configure() creates a system user for it and
-// writes its unit (gobby_unit.h).
+// Facts this relies on are in docs/services.md#gobby: infinoted ships no
+// unit, user or config; it does not drop privileges; its --create-certificate
+// also starts the server; the config is a GKeyFile that keeps the password
+// out of `ps`; a control character in the password breaks every login
+// (SASLprep). So configure() creates a system user for it and writes its
+// unit (gobby_unit.h).
 
 #include "gobby_config.h"
 #include "gobby_unit.h"

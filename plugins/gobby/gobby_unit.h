@@ -1,5 +1,5 @@
 // The text of tails-server-infinoted.service: infinoted ships no unit, no
-// user and no config (shared/research/services.md section 3).
+// user and no config (docs/services.md#the-infinoted-unit-and-user).
 #pragma once
 
 #include <string>

@@ -1,11 +1,11 @@
 // The Mumble voice chat service (murmurd, package mumble-server).
 //
-// Facts this relies on are in shared/research/services.md section 1: the ini
-// is read by QSettings (always quote, double a leading '@'; an unquoted ','
-// would leave the server without a password), keys are case-sensitive, and
-// murmurd drops to `uname` when started as root. The package has only an LSB
-// script, whose generated unit lies about murmurd being alive: configure()
-// writes a native unit over it (mumble_unit.h).
+// Facts this relies on are in docs/services.md#mumble: the ini is read by
+// QSettings (always quote, double a leading '@'; an unquoted ',' would leave
+// the server without a password), keys are case-sensitive, and murmurd drops
+// to `uname` when started as root. The package has only an LSB script, whose
+// generated unit lies about murmurd being alive: configure() writes a native
+// unit over it (mumble_unit.h).
 
 #include "mumble_config.h"
 #include "mumble_unit.h"

@@ -11,7 +11,8 @@
 //
 // Debian's default site (/etc/nginx/sites-enabled/default, a link) listens on
 // 0.0.0.0:80 and [::]:80: configure() removes that link, so nginx serves only
-// our site on the listen address. (sites-available/default stays.)
+// our site on the listen address. (sites-available/default stays.) More on
+// nginx's quirks: docs/services.md#nginx.
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>

@@ -3,7 +3,8 @@
 // The plugin writes /etc/prosody/prosody.cfg.lua from scratch (not Debian's
 // default, which includes conf.d and listens on every interface). That file
 // is Lua that prosodyctl runs as root, so every string in it goes through
-// escape::lua_string: an unescaped value would be code execution as root.
+// escape::lua_string: an unescaped value would be code execution as root
+// (docs/services.md#prosody).
 //
 // Accounts are managed with prosodyctl. Passwords go on standard input,
 // never on the command line ("prosodyctl register" would show them in ps).

@@ -1,6 +1,6 @@
 """Minimal Tor control-port client and SOCKS5 client for tests (Python stdlib only).
 
-Control protocol facts: /work/shared/research/tor.md section 1 (control-spec.txt sections 2-4).
+Control protocol facts: docs/tor.md#control-protocol (control-spec.txt sections 2-4).
 
     ctl = Controller.connect(("127.0.0.1", 9051))      # or Controller.connect("/path/control")
     ctl.authenticate(cookie_path)                       # SAFECOOKIE (HMAC-SHA256)

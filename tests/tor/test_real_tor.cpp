@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// RFC 8032 test 1, expanded to tor's form (research/tor.md §2.1).
+// RFC 8032 test 1, expanded to tor's form (docs/tor.md#test-vector).
 const std::string rfc8032_key =
     "MHyDhk8oM8tCei7xwAoBPP3/J2jZgMCjpSDwBpBN6U+bTwr+KAt0aneGhOdUQlAgV7dHOgPwj5b1o46Sh+Afjw==";
 const std::string rfc8032_id = "25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid";

@@ -21,7 +21,7 @@ std::string error_of(const std::filesystem::path& file) {
 }
 }  // namespace
 
-TEST_CASE("AMissingConfigFileGivesTheDefaults") {
+TEST_CASE("A missing config file gives the defaults") {
   ::unsetenv(plugin_path_variable);
   auto config = load_daemon_config("/nonexistent/config.yaml");
   REQUIRE(config.plugin_dirs.size() == 1);
@@ -31,7 +31,7 @@ TEST_CASE("AMissingConfigFileGivesTheDefaults") {
   CHECK(config.autostart_package_wait == 600);
 }
 
-TEST_CASE("ConfigFileSettingsAndThePluginPathVariableAreRead") {
+TEST_CASE("Settings in the config file and the plugin path variable are read") {
   TempDir tmp;
   std::ofstream(tmp / "c.yaml") << "plugin_dirs: [/opt/a, /opt/b]\nstate_dir: /x/state\nfirewall_backend: nftables\n"
                                    "autostart_package_wait: 20\n";
@@ -46,7 +46,7 @@ TEST_CASE("ConfigFileSettingsAndThePluginPathVariableAreRead") {
   CHECK(config.autostart_package_wait == 20);
 }
 
-TEST_CASE("BadConfigNamesTheFileTheLineAndWhatIsAccepted") {
+TEST_CASE("An error in the config names the file and the line and says what is accepted") {
   TempDir tmp;
   std::ofstream(tmp / "unknown.yaml") << "root: /\nplugins_dir: /x\n";
   auto message = error_of(tmp / "unknown.yaml");

@@ -6,7 +6,7 @@
 
 using namespace tails_server::escape;
 
-TEST_CASE("MumbleIniValuesAreAlwaysQuotedAndEscaped") {
+TEST_CASE("Mumble ini values are always quoted and escaped") {
   CHECK(mumble_ini("a,b") == "\"a,b\"");
   CHECK(mumble_ini("pa;ss") == "\"pa;ss\"");
   CHECK(mumble_ini("say \"hi\"\\") == "\"say \\\"hi\\\"\\\\\"");
@@ -17,7 +17,7 @@ TEST_CASE("MumbleIniValuesAreAlwaysQuotedAndEscaped") {
   CHECK_THROWS_AS(mumble_ini(std::string("a\x01", 2)), EscapeError);
 }
 
-TEST_CASE("LuaStringsCannotBeEndedEarly") {
+TEST_CASE("Lua strings cannot be ended early") {
   CHECK(lua_string("x\") os.exit() --") == "\"x\\\") os.exit() --\"");
   CHECK(lua_string("C:\\dir") == "\"C:\\\\dir\"");
   CHECK(lua_string("a\nb\rc") == "\"a\\nb\\rc\"");
@@ -26,14 +26,14 @@ TEST_CASE("LuaStringsCannotBeEndedEarly") {
   CHECK(lua_string("Ünï") == "\"Ünï\"");
 }
 
-TEST_CASE("GKeyFileValuesKeepLeadingSpaceAndBackslashes") {
+TEST_CASE("GKeyFile values keep a leading space and backslashes") {
   CHECK(gkeyfile_string(" p#w;d\\x=y\"q\" ") == "\\sp#w;d\\\\x=y\"q\" ");
   CHECK(gkeyfile_string("a\nb\tc\r") == "a\\nb\\tc\\r");
   CHECK(gkeyfile_string("a;b,c", true) == "a\\;b,c");
   CHECK_THROWS_AS(gkeyfile_string(std::string("\x02", 1)), EscapeError);
 }
 
-TEST_CASE("NginxStringsEscapeQuotesAndDollars") {
+TEST_CASE("nginx strings escape quotes and dollars") {
   CHECK(nginx_string("/var/www/my site", true) == "\"/var/www/my site\"");
   CHECK(nginx_string("a\"b\\c", false) == "\"a\\\"b\\\\c\"");
   CHECK(nginx_string("cost $5", true) == "\"cost ${tails_server_dollar}5\"");

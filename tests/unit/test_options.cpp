@@ -18,7 +18,7 @@ std::string error_of(const TailsServiceOption& option, std::string_view input) {
 }
 }  // namespace
 
-TEST_CASE("BoolOptionAcceptsOnlyTrueAndFalse") {
+TEST_CASE("A bool option accepts only true and false") {
   BoolOption option("allow-lan", "LAN", false);
   CHECK(option.parse("true") == "true");
   CHECK(option.parse("false") == "false");
@@ -29,7 +29,7 @@ TEST_CASE("BoolOptionAcceptsOnlyTrueAndFalse") {
   }
 }
 
-TEST_CASE("IntOptionChecksSyntaxAndRange") {
+TEST_CASE("An int option checks syntax and range") {
   IntOption option("max-users", "users", 5, 1, 100);
   CHECK(option.parse("1") == "1");
   CHECK(option.parse("100") == "100");
@@ -41,7 +41,7 @@ TEST_CASE("IntOptionChecksSyntaxAndRange") {
   CHECK(error_of(option, "").find("not a whole number") != std::string::npos);
 }
 
-TEST_CASE("PortOptionAcceptsOneTo65535") {
+TEST_CASE("A port option accepts 1 to 65535 only") {
   PortOption option("virtual-port", "port", 80, false);
   CHECK(option.parse("65535") == "65535");
   CHECK(option.type_name() == "port");
@@ -50,7 +50,7 @@ TEST_CASE("PortOptionAcceptsOneTo65535") {
   error_of(option, "-1");
 }
 
-TEST_CASE("StringOptionRefusesControlCharactersAndTooLongText") {
+TEST_CASE("A string option refuses control characters and too long text") {
   StringOption option("welcome-message", "welcome", "hi", StringRules{0, 10, false, ";", "", ""});
   CHECK(option.parse("Ünï ok") == "Ünï ok");
   CHECK(error_of(option, "a\tb").find("control character") != std::string::npos);
@@ -62,14 +62,14 @@ TEST_CASE("StringOptionRefusesControlCharactersAndTooLongText") {
   CHECK(error_of(option, "a\x01").find("'a\\x01'") != std::string::npos);
 }
 
-TEST_CASE("StringOptionWithNewlinesAllowedStillRefusesOtherControls") {
+TEST_CASE("A string option that allows newlines still refuses other control characters") {
   StringOption option("motd", "motd", "", StringRules{0, 100, true, "", "", ""});
   CHECK(option.parse("line1\nline2") == "line1\nline2");
   error_of(option, "line1\r\nline2");
   error_of(option, std::string("a\0b", 3));
 }
 
-TEST_CASE("StringOptionWithAnAlphabetNamesIt") {
+TEST_CASE("A string option with an alphabet names it in its error") {
   StringOption option("user", "user", "x", StringRules{1, 8, false, "", "abc", "the letters a, b and c"});
   CHECK(option.parse("abc") == "abc");
   auto message = error_of(option, "abd");
@@ -77,13 +77,13 @@ TEST_CASE("StringOptionWithAnAlphabetNamesIt") {
   CHECK(error_of(option, "").find("too short") != std::string::npos);
 }
 
-TEST_CASE("EnumOptionListsItsChoices") {
+TEST_CASE("An enum option lists its choices") {
   EnumOption option("mode", "mode", {"fast", "safe"}, "safe");
   CHECK(option.parse("fast") == "fast");
   CHECK(error_of(option, "slow").find("one of: fast, safe") != std::string::npos);
 }
 
-TEST_CASE("SecretOptionIsGeneratedAtRandomAndNeverEchoedInErrors") {
+TEST_CASE("A secret option is generated at random and never echoed in errors") {
   core::SystemHost host;
   SecretOption option("server-password", "password", 24, StringRules{1, 64, false, "", "", ""});
   auto a = option.default_value(host);
@@ -96,7 +96,7 @@ TEST_CASE("SecretOptionIsGeneratedAtRandomAndNeverEchoedInErrors") {
   CHECK(message.find("(hidden)") != std::string::npos);
 }
 
-TEST_CASE("ReadOnlyOptionCannotBeSet") {
+TEST_CASE("A read-only option cannot be set") {
   ReadOnlyOption option("tls-fingerprint", "fp", [](const ServiceContext&) { return std::string("AB"); });
   CHECK(error_of(option, "AB").find("cannot be set") != std::string::npos);
 }

@@ -47,7 +47,7 @@ std::string message_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("TheManagerLoadsThePluginsAndAddsTheStandardOptions") {
+TEST_CASE("The manager loads the plugins and adds the standard options") {
   Fixture f;
   ServiceManager manager(f.config(), f.host);
   // Files load in name order, and "sample-two.so" sorts before "sample.so".
@@ -66,7 +66,7 @@ TEST_CASE("TheManagerLoadsThePluginsAndAddsTheStandardOptions") {
   CHECK(info.persistent_paths == std::vector<std::string>{"/var/lib/sample"});
 }
 
-TEST_CASE("SecretsAreGeneratedOnceMaskedAndKeptAcrossRestarts") {
+TEST_CASE("Secrets are generated once and masked and kept across restarts") {
   Fixture f;
   std::string password;
   {
@@ -83,7 +83,7 @@ TEST_CASE("SecretsAreGeneratedOnceMaskedAndKeptAcrossRestarts") {
   CHECK((st.st_mode & 07777) == 0600);
 }
 
-TEST_CASE("SetOptionValidatesPersistsAndResetRestoresTheDefault") {
+TEST_CASE("Setting an option validates and stores it and resetting restores the default") {
   Fixture f;
   {
     ServiceManager manager(f.config(), f.host);
@@ -105,7 +105,7 @@ TEST_CASE("SetOptionValidatesPersistsAndResetRestoresTheDefault") {
   CHECK(after_reset.get_option("sample", "max-users") == "5");
 }
 
-TEST_CASE("LocalPortsMayNotClashBetweenOrWithinServices") {
+TEST_CASE("Local ports may not clash between or within services") {
   Fixture f;
   ServiceManager manager(f.config(), f.host);
   auto message = message_of([&] { manager.set_option("sample", "local-port", "7100"); });
@@ -117,7 +117,7 @@ TEST_CASE("LocalPortsMayNotClashBetweenOrWithinServices") {
   CHECK(manager.get_option("sample", "local-port") == "7002");
 }
 
-TEST_CASE("ACorruptStateFileIsReportedAndKeptAside") {
+TEST_CASE("A corrupt state file is reported and kept aside") {
   Fixture f;
   std::filesystem::create_directories(f.tmp / "state");
   std::ofstream(f.tmp / "state/sample.state.json") << "garbage";
@@ -131,7 +131,7 @@ TEST_CASE("ACorruptStateFileIsReportedAndKeptAside") {
   CHECK(manager.get_option("sample", "max-users") == "5");
 }
 
-TEST_CASE("ConfigureWritesThroughTheHostUnderTheRoot") {
+TEST_CASE("Configure writes through the host under the root") {
   Fixture f;
   ServiceManager manager(f.config(), f.host);
   manager.set_option("sample", "motd", "hi there");
@@ -140,7 +140,7 @@ TEST_CASE("ConfigureWritesThroughTheHostUnderTheRoot") {
   CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "motd=hi there\n");
 }
 
-TEST_CASE("CommandsCheckTheirArgumentsAndPluginFailuresBecomeErrors") {
+TEST_CASE("Commands check their arguments and plugin failures become errors") {
   Fixture f;
   ServiceManager manager(f.config(), f.host);
   CHECK(manager.run_command("sample", "echo", {"word"}, "secret") == "echo word 6");

@@ -24,7 +24,7 @@ std::vector<std::filesystem::path> kept_aside(const std::filesystem::path& dir) 
 }
 }  // namespace
 
-TEST_CASE("StateRoundTripsAndIsReadableOnlyByRoot") {
+TEST_CASE("State round-trips and is readable only by root") {
   TempDir tmp;
   StateStore store(tmp / "state");
   CHECK_FALSE(store.load("mumble").has_value());
@@ -43,7 +43,7 @@ TEST_CASE("StateRoundTripsAndIsReadableOnlyByRoot") {
   CHECK((st.st_mode & 07777) == 0700);
 }
 
-TEST_CASE("SavingLeavesNoTemporaryFiles") {
+TEST_CASE("Saving leaves no temporary files") {
   TempDir tmp;
   StateStore store(tmp / "state");
   for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false, {}});
@@ -56,7 +56,7 @@ TEST_CASE("SavingLeavesNoTemporaryFiles") {
   CHECK(store.load("nginx")->options.at("n") == "2");
 }
 
-TEST_CASE("CorruptStateIsKeptAsideWithAClearError") {
+TEST_CASE("Corrupt state is kept aside with a clear error") {
   TempDir tmp;
   StateStore store(tmp / "state");
   write(store.file("prosody"), "{ this is not json");
@@ -75,7 +75,7 @@ TEST_CASE("CorruptStateIsKeptAsideWithAClearError") {
   CHECK_FALSE(std::filesystem::exists(store.file("prosody")));
 }
 
-TEST_CASE("StateFromANewerVersionIsRefusedAndKeptAside") {
+TEST_CASE("State from a newer version is refused and kept aside") {
   TempDir tmp;
   StateStore store(tmp / "state");
   store.save("gobby", ServiceState{{{"password", "x"}}, {}, false, {}});
@@ -94,7 +94,7 @@ TEST_CASE("StateFromANewerVersionIsRefusedAndKeptAside") {
   CHECK(kept_aside(store.directory()).size() == 1);
 }
 
-TEST_CASE("AVersionOneStateFileLoadsWithNoClients") {
+TEST_CASE("A version 1 state file loads with no clients") {
   TempDir tmp;
   StateStore store(tmp / "state");
   write(store.file("mumble"), R"({

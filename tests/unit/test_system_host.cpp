@@ -20,7 +20,7 @@ RunOptions with_input(std::string input) {
 }
 }  // namespace
 
-TEST_CASE("PathsAreRootedInTheConfiguredRoot") {
+TEST_CASE("Paths are rooted in the configured root") {
   core::SystemHost production;
   CHECK(production.path("/etc/x.ini") == "/etc/x.ini");
   core::SystemHost test("/tmp/root");
@@ -28,7 +28,7 @@ TEST_CASE("PathsAreRootedInTheConfiguredRoot") {
   CHECK_THROWS_AS(test.path("etc/x.ini"), HostError);
 }
 
-TEST_CASE("WriteFileAppliesModeAndOwner") {
+TEST_CASE("Writing a file applies its mode and owner") {
   TempDir tmp;
   core::SystemHost host(tmp.path());
   host.make_directory(host.path("/etc/svc"), {"root", "root", 0750});
@@ -43,7 +43,7 @@ TEST_CASE("WriteFileAppliesModeAndOwner") {
   CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "secret=1\n");
 }
 
-TEST_CASE("WriteFileToAnUnknownUserFailsAndLeavesTheOldFile") {
+TEST_CASE("Writing a file for an unknown user fails and leaves the old file") {
   TempDir tmp;
   core::SystemHost host(tmp.path());
   host.make_directory(host.path("/etc"), {});
@@ -54,7 +54,7 @@ TEST_CASE("WriteFileToAnUnknownUserFailsAndLeavesTheOldFile") {
   CHECK(std::string(std::istreambuf_iterator<char>(in), {}) == "old");
 }
 
-TEST_CASE("RunPassesStdinAndReturnsOutputAndStatusWithoutAShell") {
+TEST_CASE("Running a program passes stdin and returns output and status without a shell") {
   core::SystemHost host;
   auto result = host.run({"cat"}, with_input("p@ss $(id) ;\n"));
   CHECK(result.exit_code == 0);
@@ -64,14 +64,14 @@ TEST_CASE("RunPassesStdinAndReturnsOutputAndStatusWithoutAShell") {
   CHECK(host.run({"echo", "$HOME", "*"}, {}).output == "$HOME *\n");
 }
 
-TEST_CASE("RunAsAnotherUser") {
+TEST_CASE("A program can run as another user") {
   core::SystemHost host;
   RunOptions as_nobody;
   as_nobody.user = "nobody";
   CHECK(host.run({"id", "-un"}, as_nobody).output == "nobody\n");
 }
 
-TEST_CASE("RunReportsAMissingProgramAndKillsOnTimeout") {
+TEST_CASE("Running reports a missing program and kills a program past its timeout") {
   core::SystemHost host;
   CHECK_THROWS_WITH_AS(host.run({"/nonexistent/prog"}, {}), doctest::Contains("cannot run /nonexistent/prog"),
                        HostError);
@@ -80,14 +80,14 @@ TEST_CASE("RunReportsAMissingProgramAndKillsOnTimeout") {
   CHECK_THROWS_WITH_AS(host.run({"sleep", "5"}, slow), doctest::Contains("did not finish"), HostError);
 }
 
-TEST_CASE("RunHandlesLargeInputAndOutputWithoutDeadlock") {
+TEST_CASE("Running handles large input and output without deadlock") {
   core::SystemHost host;
   std::string big(1 << 20, 'x');
   auto result = host.run({"cat"}, with_input(big));
   CHECK(result.output.size() == big.size());
 }
 
-TEST_CASE("RandomPasswordsUseTheUnambiguousAlphabet") {
+TEST_CASE("Random passwords use the unambiguous alphabet") {
   core::SystemHost host;
   std::set<std::string> seen;
   for (int i = 0; i < 50; ++i) {

@@ -40,7 +40,7 @@ struct Socket {
 };
 }  // namespace
 
-TEST_CASE("PortListeningSeesIPv4AndIPv6ListenersOnly") {
+TEST_CASE("Port probing sees IPv4 and IPv6 listeners and not a socket that is only bound") {
   std::uint16_t closed_port;
   {
     Socket v4(AF_INET, true);
@@ -54,7 +54,7 @@ TEST_CASE("PortListeningSeesIPv4AndIPv6ListenersOnly") {
   CHECK_FALSE(port_listening(bound_only.port));
 }
 
-TEST_CASE("PackagesInstalledReadsDpkgStatus") {
+TEST_CASE("Installed packages are read from the dpkg status") {
   CHECK(packages_installed({"coreutils", "bash"}));
   CHECK_FALSE(packages_installed({"coreutils", "no-such-package-tails-server"}));
   CHECK_FALSE(packages_installed({}));

@@ -1,7 +1,7 @@
 // Tor v3 client authorization: x25519 key pairs for named clients and the
 // forms of the credential that servers and clients use (rend-spec-v3 App.
 // G.1, tor(1) "CLIENT AUTHORIZATION", control-spec ADD_ONION ClientAuthV3 and
-// ONION_CLIENT_AUTH_ADD; research/tor.md §1.3, §1.6, §2.3).
+// ONION_CLIENT_AUTH_ADD; docs/tor.md#client-authorization).
 #pragma once
 
 #include <array>

@@ -1,7 +1,7 @@
 // Tor v3 onion service keys (ed25519) and addresses, in the formats tor uses:
 // the 64-byte expanded secret key of ADD_ONION ("ED25519-V3:<base64>") and of
 // HiddenServiceDir's hs_ed25519_secret_key file. See rend-spec-v3 §6 and
-// App. F, and research/tor.md §2.
+// App. F, and docs/tor.md#keys-and-addresses.
 //
 // Secret key material never appears in an error message; buffers that held
 // it are wiped.

@@ -140,7 +140,7 @@ std::string dump(const fs::path& file) {
 
 }  // namespace
 
-TEST_CASE("nginx_string: exact escapes") {
+TEST_CASE("nginx_string escapes quotes and backslashes and dollars exactly and refuses control characters") {
   CHECK(escape::nginx_string("", true) == "\"\"");
   CHECK(escape::nginx_string("/var/www/my site", true) == "\"/var/www/my site\"");
   CHECK(escape::nginx_string("say \"hi\"", false) == R"("say \"hi\"")");

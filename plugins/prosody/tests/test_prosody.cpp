@@ -108,7 +108,7 @@ std::string dump(const fs::path& file) {
 
 }  // namespace
 
-TEST_CASE("lua_string: exact escapes") {
+TEST_CASE("lua_string escapes quotes and backslashes and control characters exactly") {
   CHECK(escape::lua_string("") == "\"\"");
   CHECK(escape::lua_string("plain text") == "\"plain text\"");
   CHECK(escape::lua_string("say \"hi\"") == R"("say \"hi\"")");
@@ -137,7 +137,7 @@ TEST_CASE("lua_string: lua5.4 reads back every byte exactly") {
   CHECK(result.output == all);
 }
 
-TEST_CASE("prosody: plugin metadata and options") {
+TEST_CASE("prosody: the plugin declares its unit and packages and ports and checks the motd") {
   Fixture f;
   auto names = f.manager.service_names();
   REQUIRE(std::find(names.begin(), names.end(), "prosody") != names.end());
@@ -313,7 +313,7 @@ TEST_CASE("prosody: a hostile MOTD stays a string and clients log in and get it"
   CHECK_FALSE(fs::exists(f.tmp / "PWNED3"));
 }
 
-TEST_CASE("prosody: connection info") {
+TEST_CASE("prosody: connection info gives the port and the account form and the Tor proxy") {
   Fixture f;
   f.manager.set_option("prosody", "s2s-port", "47001");
   auto info = f.manager.connection_info("prosody");
@@ -355,7 +355,7 @@ class OnionContext : public tails_server::ServiceContext {
 
 }  // namespace
 
-TEST_CASE("prosody: onion domain and onion ports and connection info (plugin loaded directly)") {
+TEST_CASE("prosody: with an onion address the domain and both onion ports and the connection info follow it") {
   TempDir tmp("tails-server-prosody-onion");
   SystemHost host(tmp.path());
   tails_server::core::PluginLoader loader;

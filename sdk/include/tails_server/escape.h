@@ -1,9 +1,12 @@
 // Escapers for the config formats of the services we run. Every value a
 // plugin writes into a config file goes through one of these. The rules come
-// from experiments with the real programs (shared/research/services.md).
+// from experiments with the real programs; what each program does with an
+// unescaped value is in docs/services.md#escapers of the Tails Server
+// sources.
 //
-// Each returns the complete token to write after "key=" (quotes included)
-// and throws EscapeError for a value the format cannot carry.
+// Each returns the complete token to write after "key=" (with its quotes,
+// where the format has them) and throws EscapeError for a value the format
+// cannot carry.
 #pragma once
 
 #include <tails_server/version.h>

@@ -13,8 +13,8 @@ using namespace tails_server::test::keys;
 
 namespace {
 
-// research/tor.md §2.1: RFC 8032 §7.1 TEST 1, expanded as tor does, and the
-// address tor gave for it.
+// RFC 8032 §7.1 TEST 1, expanded as tor does, and the address tor gave for
+// it (docs/tor.md#test-vector).
 constexpr std::string_view kSeedHex = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 constexpr std::string_view kExpandedHex =
     "307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f"
