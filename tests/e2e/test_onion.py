@@ -79,6 +79,11 @@ def timing(key, seconds):
 
 def setUpModule():
     sb = W.sb = Sandbox(name="e2e")
+    with sb.setting_up():
+        _set_up(sb)
+
+
+def _set_up(sb):
     sb.stage()
     sb.boot()
     W.net_ready, env = sb.start_tornet(TN, timeout=180)

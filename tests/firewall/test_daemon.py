@@ -109,6 +109,16 @@ W = World
 
 def setUpModule():
     sb = W.sb = Sandbox(name="fwd")
+    try:
+        with sb.setting_up():
+            _set_up(sb)
+    except BaseException:
+        if W.lan_made:
+            host("ip", "netns", "del", LAN)
+        raise
+
+
+def _set_up(sb):
     note("daemon-test: backend %s (config firewall_backend: %s), build %s, work %s"
          % (BACKEND, CONFIG_BACKEND, sb.build, sb.work))
     sb.stage(drop_in=True, config="firewall_backend: %s\n" % CONFIG_BACKEND)

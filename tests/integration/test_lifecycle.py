@@ -72,6 +72,11 @@ W = World
 
 def setUpModule():
     sb = W.sb = Sandbox(name="lifecycle")
+    with sb.setting_up():
+        _set_up(sb)
+
+
+def _set_up(sb):
     try:
         sb.stage()
         sb.boot()

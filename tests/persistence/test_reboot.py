@@ -62,6 +62,11 @@ W = World
 
 def setUpModule():
     sb = W.sb = Sandbox(name="reboot")
+    with sb.setting_up():
+        _set_up(sb)
+
+
+def _set_up(sb):
     W.persist = os.path.join(sb.work, "persist")
     sb.stage(drop_in=True, config="autostart_package_wait: 15\n", files={
         # The build dir may have another prefix: run what was staged under /usr.

@@ -271,6 +271,11 @@ class Sandbox:
             return True
         return _run_host([SANDBOX, "poweroff", self.state], timeout=LONG).returncode == 0
 
+    def setting_up(self):
+        """with sb.setting_up(): ... in setUpModule: if the set-up fails, the sandbox is powered
+        off and the work directory removed (unittest runs no tearDownModule then)."""
+        return _CleanupOnError(self)
+
     def mounts_left(self):
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
             return [line for line in f if self.work + "/" in line]
@@ -475,6 +480,19 @@ class Sandbox:
 
     def newnym(self):
         self.tornet("control", "client", "SIGNAL", "NEWNYM", timeout=60)
+
+
+class _CleanupOnError:
+    def __init__(self, sb):
+        self.sb = sb
+
+    def __enter__(self):
+        return self.sb
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.sb.cleanup()
+        return False
 
 
 class Monitor:
