@@ -1,5 +1,6 @@
-# tests/e2e/e2e-lib.sh: shared set-up for the end-to-end onion tests (tests/e2e/onion-test)
-# and the benchmark (bench/onion_bench). Sourced, not run. Needs bash >= 5 (EPOCHREALTIME).
+# tests/e2e/e2e-lib.sh: the set-up of the benchmark (bench/onion_bench). Sourced, not run.
+# Needs bash >= 5 (EPOCHREALTIME). The end-to-end test (tests/e2e/test_onion.py) does the same
+# in Python, through tests/scenario/sandbox_fixture.py.
 #
 # e2e_setup BUILD_DIR stages BUILD_DIR's install tree (as scripts/demo does), boots a throwaway
 # sandbox (tests/sandbox/sandbox), starts the private Tor network (tests/tor-network/tornet:
