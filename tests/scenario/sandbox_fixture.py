@@ -50,9 +50,9 @@ T0 = time.monotonic()
 
 
 def build_dir():
-    """The build directory: $SCENARIO_BUILD_DIR (set by run-scenario), $BUILD_DIR, or
-    /work/main/build."""
-    return os.environ.get("SCENARIO_BUILD_DIR") or os.environ.get("BUILD_DIR") or "/work/main/build"
+    """The build directory: $SCENARIO_BUILD_DIR (set by run-scenario), $BUILD_DIR, or the
+    project's ./build."""
+    return os.environ.get("SCENARIO_BUILD_DIR") or os.environ.get("BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
 
 
 def elapsed(since=None):
