@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <sys/types.h>
 
@@ -13,5 +14,11 @@ namespace tails_server::core {
 // unchanged, and std::system_error names the file and the step that failed.
 void write_file_atomically(const std::filesystem::path& file, std::string_view content, mode_t mode,
                            uid_t uid = static_cast<uid_t>(-1), gid_t gid = static_cast<gid_t>(-1));
+
+// The same for `name` in the open directory `dir` (`file` names it in
+// messages). The temporary file is created exclusively, without following a
+// link; a link at `name` is replaced, never written through.
+void write_file_atomically_at(int dir, const std::string& name, std::string_view content, mode_t mode, uid_t uid,
+                              gid_t gid, const std::filesystem::path& file);
 
 }  // namespace tails_server::core

@@ -1,7 +1,10 @@
 #include "host/system_host.h"
 
 #include "host/atomic_file.h"
+#include "util/no_follow.h"
 #include "util/run_program.h"
+
+#include <fcntl.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -48,14 +51,15 @@ gid_t lookup_group(const std::string& name) {
 
 std::string errno_text(int error) { return std::system_category().message(error); }
 
-// Creates the missing directories of `directory` root:root 0755, whatever
-// the umask, so services can reach the files below.
-void make_parents(const std::filesystem::path& directory) {
-  if (directory.empty() || std::filesystem::exists(directory)) return;
-  make_parents(directory.parent_path());
-  if (::mkdir(directory.c_str(), 0755) != 0 && errno != EEXIST)
-    throw HostError("cannot create directory " + directory.string() + ": " + errno_text(errno));
-  ::chmod(directory.c_str(), 0755);
+// The parent directory of `path`, opened (and its missing directories made
+// root:root 0755) without following any symbolic link: a service's account
+// may own directories on the way and plant links there.
+Fd open_parent(const std::filesystem::path& path, bool create) {
+  try {
+    return no_follow::open_tree(path.parent_path(), create);
+  } catch (const FileError& error) {
+    throw HostError(error.what());
+  }
 }
 
 }  // namespace
@@ -87,9 +91,9 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
                             const FileSpec& spec) {
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
-  make_parents(file.parent_path());
+  Fd dir = open_parent(file, true);
   try {
-    write_file_atomically(file, content, spec.mode, uid, gid);
+    write_file_atomically_at(dir.get(), file.filename().string(), content, spec.mode, uid, gid, file);
   } catch (const std::system_error& error) {
     throw HostError(error.what());
   }
@@ -98,13 +102,26 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
 void SystemHost::make_directory(const std::filesystem::path& directory, const FileSpec& spec) {
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
-  make_parents(directory);
-  if (::chown(directory.c_str(), uid, gid) != 0 || ::chmod(directory.c_str(), spec.mode) != 0)
+  Fd parent = open_parent(directory, true);
+  std::string name = directory.filename().string();
+  if (::mkdirat(parent.get(), name.c_str(), spec.mode) != 0 && errno != EEXIST)
+    throw HostError("cannot create directory " + directory.string() + ": " + errno_text(errno));
+  // Owner and mode are set on what was opened, never on what a link points to.
+  Fd dir(::openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      throw HostError("refusing " + directory.string() +
+                      ": it is a symbolic link or not a directory (links are never followed here)");
+    throw HostError("cannot open directory " + directory.string() + ": " + errno_text(errno));
+  }
+  if (::fchown(dir.get(), uid, gid) != 0 || ::fchmod(dir.get(), spec.mode) != 0)
     throw HostError("cannot set owner or mode of " + directory.string() + ": " + errno_text(errno));
 }
 
 void SystemHost::remove_file(const std::filesystem::path& file) {
-  if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+  Fd dir = open_parent(file, false);
+  if (!dir) return;  // its directory is missing: so is the file
+  if (::unlinkat(dir.get(), file.filename().c_str(), 0) != 0 && errno != ENOENT)
     throw HostError("cannot remove " + file.string() + ": " + errno_text(errno));
 }
 

@@ -77,6 +77,34 @@ Fd open_path(const fs::path& path, int flags) {
   return Fd(static_cast<int>(fd));
 }
 
+Fd open_tree(const fs::path& path, bool create) {
+  if (!path.is_absolute()) throw FileError("not an absolute path: " + path.string());
+  Fd dir(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) fail("cannot open", "/", errno);
+  fs::path walked = "/";
+  for (const auto& part : path.relative_path()) {
+    std::string name = part.string();
+    if (name.empty() || name == ".") continue;
+    walked /= part;
+    if (name == "..") throw FileError("refusing " + path.string() + ": '..' in the path");
+    Fd next = open_at(dir.get(), name, O_RDONLY | O_DIRECTORY);
+    if (!next && errno == ENOENT && create) {
+      if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create", walked, errno);
+      next = open_at(dir.get(), name, O_RDONLY | O_DIRECTORY);
+      if (next && ::fchmod(next.get(), 0755) != 0) fail("cannot set the mode of", walked, errno);
+    }
+    if (!next) {
+      if (errno == ENOENT) return Fd();
+      if (errno == ELOOP || errno == ENOTDIR)
+        throw FileError("refusing " + path.string() + ": " + walked.string() +
+                        " is a symbolic link or not a directory (links are never followed here)");
+      fail("cannot open", walked, errno);
+    }
+    dir = std::move(next);
+  }
+  return dir;
+}
+
 Fd open_dir(const fs::path& path) {
   Fd fd = open_path(path, O_RDONLY | O_DIRECTORY);
   if (!fd) {

@@ -28,6 +28,12 @@ namespace no_follow {
 // the last component. An invalid Fd with errno set on failure.
 Fd open_path(const std::filesystem::path& path, int flags);
 
+// Opens the directory `path` (absolute) one component at a time from "/",
+// following no symbolic link. With `create`, makes the missing components
+// (root:root 0755); without, an invalid Fd with errno ENOENT if one is
+// missing. Throws FileError naming a link or a non-directory on the way.
+Fd open_tree(const std::filesystem::path& path, bool create);
+
 // open_path for a directory; throws FileError if it cannot.
 Fd open_dir(const std::filesystem::path& path);
 

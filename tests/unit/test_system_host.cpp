@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <set>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace tails_server;
 using tails_server::test::TempDir;
@@ -97,4 +98,43 @@ TEST_CASE("Random passwords use the unambiguous alphabet") {
     seen.insert(password);
   }
   CHECK(seen.size() == 50);
+}
+
+// A service's own account owns its data directory. If that account is taken
+// over, it can swap a subdirectory for a symbolic link to /etc; the next
+// configure (run as root) must then neither give the link's target away nor
+// write into it.
+TEST_CASE("A symbolic link planted in a service's directory is never followed by make_directory") {
+  TempDir tmp;
+  core::SystemHost host(tmp.path());
+  host.make_directory(host.path("/var/lib/svc"), {"nobody", "nogroup", 0750});
+  host.make_directory(host.path("/etc"), {"root", "root", 0755});
+  REQUIRE(::symlink((tmp / "etc").c_str(), (tmp / "var/lib/svc/tls").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(host.make_directory(host.path("/var/lib/svc/tls"), {"nobody", "nogroup", 0700}),
+                       doctest::Contains("symbolic link"), HostError);
+  struct stat st {};
+  REQUIRE(::stat((tmp / "etc").c_str(), &st) == 0);
+  CHECK(st.st_uid == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+}
+
+TEST_CASE("A symbolic link on the way to a file is never followed by write_file or remove_file") {
+  TempDir tmp;
+  core::SystemHost host(tmp.path());
+  host.make_directory(host.path("/var/lib/svc"), {"nobody", "nogroup", 0750});
+  host.make_directory(host.path("/etc"), {"root", "root", 0755});
+  host.write_file(host.path("/etc/passwd-like"), "root entry\n", {"root", "root", 0644});
+  REQUIRE(::symlink((tmp / "etc").c_str(), (tmp / "var/lib/svc/tls").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(host.write_file(host.path("/var/lib/svc/tls/server.crt"), "x", {"nobody", "nogroup", 0644}),
+                       doctest::Contains("symbolic link"), HostError);
+  CHECK_FALSE(std::filesystem::exists(tmp / "etc/server.crt"));
+  CHECK_THROWS_WITH_AS(host.remove_file(host.path("/var/lib/svc/tls/passwd-like")), doctest::Contains("symbolic link"),
+                       HostError);
+  CHECK(std::filesystem::exists(tmp / "etc/passwd-like"));
+  // A link as the file itself is replaced, not written through.
+  REQUIRE(::symlink((tmp / "etc/passwd-like").c_str(), (tmp / "var/lib/svc/key").c_str()) == 0);
+  host.write_file(host.path("/var/lib/svc/key"), "new key\n", {"root", "root", 0600});
+  std::ifstream kept(tmp / "etc/passwd-like");
+  CHECK(std::string(std::istreambuf_iterator<char>(kept), {}) == "root entry\n");
+  CHECK(std::filesystem::is_regular_file(std::filesystem::symlink_status(tmp / "var/lib/svc/key")));
 }
