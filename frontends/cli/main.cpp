@@ -439,8 +439,9 @@ void connection_info(const Invocation& in) {
                                               " has no onion address yet, so there is no QR code to show; "
                                               "enable it or import a key first (or leave out --qr)");
     qr_text = d.status.address + ":" + std::to_string(d.remote_port);
-    qr = tails_server::core::qr_code_utf8(qr_text, in.dark_terminal ? tails_server::core::QrTerminal::light_on_dark
-                                                                    : tails_server::core::QrTerminal::dark_on_light);
+    namespace qr_code = tails_server::qr;
+    qr = qr_code::qr_code_utf8(qr_text, in.dark_terminal ? qr_code::QrTerminal::light_on_dark
+                                                         : qr_code::QrTerminal::dark_on_light);
   }
   bool has_password = false;
   Document s = Document::object();
