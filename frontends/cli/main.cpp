@@ -5,6 +5,7 @@
 #include "output.h"
 #include "secret_input.h"
 
+#include "dbus/contract.h"
 #include "qr/qr_code.h"
 
 #include <boost/program_options.hpp>
@@ -26,6 +27,7 @@
 #include <vector>
 
 namespace po = boost::program_options;
+namespace method = tails_server::dbus::method;
 using namespace tails_server::cli;
 
 namespace {
@@ -111,7 +113,7 @@ void list(const Invocation& in) {
 void info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  Details d = client.info(service);
+  ServiceDetails d = client.info(service);
   std::vector<Option> options = client.options(service);
   Document s = Document::object();
   s["description"] = d.description;
@@ -284,7 +286,7 @@ constexpr std::chrono::seconds unit_timeout = std::chrono::minutes(5);
 void install(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Install", package_timeout, [&](DaemonClient&) { return service + ": installed"; });
+  long_operation(in, client, method::install, package_timeout, [&](DaemonClient&) { return service + ": installed"; });
 }
 
 // Called by tails-server-autostart.service at boot: enables every service
@@ -295,15 +297,15 @@ void autostart(const Invocation&) {
     std::cout << change.service << ": " << change.state << (change.message.empty() ? "" : " " + change.message)
               << std::endl;
   });
-  client.call_long("Autostart", "", unit_timeout * 4);
+  client.call_long(method::autostart, "", unit_timeout * 4);
   std::cout << "autostart: done" << std::endl;
 }
 
 void enable(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Enable", unit_timeout, [&](DaemonClient& c) {
-    Details d = c.info(service);
+  long_operation(in, client, method::enable, unit_timeout, [&](DaemonClient& c) {
+    ServiceDetails d = c.info(service);
     std::string line = service + ": running on 127.0.0.1:" + std::to_string(d.local_port);
     if (!d.status.address.empty())
       line += ", onion service " + d.status.address + ":" + std::to_string(d.remote_port) +
@@ -315,7 +317,7 @@ void enable(const Invocation& in) {
 void disable(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Disable", unit_timeout, [&](DaemonClient&) { return service + ": stopped"; });
+  long_operation(in, client, method::disable, unit_timeout, [&](DaemonClient&) { return service + ": stopped"; });
 }
 
 void uninstall(const Invocation& in) {
@@ -337,7 +339,7 @@ void uninstall(const Invocation& in) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (answer != "y" && answer != "yes") throw ClientError(ExitCode::failed, "nothing was removed");
   }
-  long_operation(in, client, "Uninstall", package_timeout,
+  long_operation(in, client, method::uninstall, package_timeout,
                  [&](DaemonClient&) { return service + ": uninstalled"; });
 }
 
@@ -407,7 +409,7 @@ void run(const Invocation& in) {
   const std::string &service = in.args[0], &command = in.args[1];
   std::vector<std::string> arguments(in.args.begin() + 2, in.args.end());
   DaemonClient client;
-  Details d = client.info(service);
+  ServiceDetails d = client.info(service);
   auto it = std::find_if(d.commands.begin(), d.commands.end(),
                          [&](const Command& c) { return c.name == command; });
   std::string secret;
@@ -428,12 +430,12 @@ bool is_password(const std::string& label, const std::string& value) {
 void connection_info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  Connection c = client.connection_info(service);
+  ConnectionInfo c = client.connection_info(service);
   // The QR code holds the address and port only: a secret drawn on screen is
   // easy to photograph, so a password stays text to share separately.
   std::string qr_text, qr;
   if (in.qr) {
-    Details d = client.info(service);
+    ServiceDetails d = client.info(service);
     if (d.status.address.empty())
       throw ClientError(ExitCode::failed, service +
                                               " has no onion address yet, so there is no QR code to show; "
@@ -499,7 +501,7 @@ void client(const Invocation& in) {
 }
 
 // An onion key file is about 100 bytes; anything much larger is not one.
-constexpr std::size_t max_key_file_size = 4096;
+constexpr std::size_t max_key_file_size = tails_server::dbus::max_key_file_size;
 
 // Reads a key file (or standard input for "-") as the user who runs the CLI:
 // the root daemon never opens a path a caller chose.
