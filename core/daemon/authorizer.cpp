@@ -1,9 +1,9 @@
 #include "authorizer.h"
 
 #include "bus_error.h"
-#include "dbus_api.h"
+#include "dbus/contract.h"
+#include "dbus/sd_bus_ptr.h"
 #include "log.h"
-#include "sd_bus_ptr.h"
 
 #include <memory>
 #include <string>
@@ -75,7 +75,7 @@ void PolkitAuthorizer::check(sd_bus_message* call, AuthorizationDone done) {
     uid_t uid = sender_uid(call);
     if (uid != 0) {  // root may do anything
       const char* sender = sd_bus_message_get_sender(call);
-      if (!sender) throw BusError(dbus_api::error::access_denied, "the caller has no bus name");
+      if (!sender) throw BusError(dbus::error::access_denied, "the caller has no bus name");
 
       sd_bus_message* raw = nullptr;
       daemon::check(sd_bus_message_new_method_call(bus_, &raw, "org.freedesktop.PolicyKit1",
@@ -83,11 +83,11 @@ void PolkitAuthorizer::check(sd_bus_message* call, AuthorizationDone done) {
                                                    "org.freedesktop.PolicyKit1.Authority",
                                                    "CheckAuthorization"),
                     "cannot build the polkit call");
-      MessagePtr request(raw);
+      dbus::MessagePtr request(raw);
       // Subject ("system-bus-name", {"name": <sender>}), the action, no
       // details, AllowUserInteraction, no cancellation id.
       daemon::check(sd_bus_message_append(request.get(), "(sa{sv})sa{ss}us", "system-bus-name", 1, "name",
-                                          "s", sender, dbus_api::manage_action, 0,
+                                          "s", sender, dbus::manage_action, 0,
                                           allow_user_interaction, ""),
                     "cannot build the polkit call");
 

@@ -12,7 +12,7 @@
 namespace tails_server::daemon {
 
 // An error to send back to a D-Bus caller: a D-Bus error name
-// (dbus_api::error::*) and a message for the user.
+// (dbus::error::*) and a message for the user.
 class BusError : public std::runtime_error {
  public:
   BusError(std::string name, const std::string& message)

@@ -1,15 +1,17 @@
-// The org.boum.tails.Server1 interface: D-Bus methods over a ServiceManager
-// and the services' Lifecycle.
+// The org.boum.tails.Server1 interface: a thin adapter that decodes each call
+// (dbus/codec.h), authorizes the caller, calls the ServiceManager or the
+// Lifecycle, and encodes the reply.
 #pragma once
 
 #include "authorizer.h"
+#include "dbus/sd_bus_ptr.h"
 #include "lifecycle/lifecycle.h"
-#include "sd_bus_ptr.h"
 #include "services/service_manager.h"
 
 #include <systemd/sd-bus.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace tails_server::daemon {
@@ -21,9 +23,9 @@ void emit_state_changed(sd_bus* bus, const core::StateChange& change) noexcept;
 
 class BusServer {
  public:
-  // Serves dbus_api::interface at dbus_api::object_path on `bus` until
-  // destroyed. Requesting the bus name is left to the caller, so that no call
-  // arrives before the object exists. Throws BusError.
+  // Serves dbus::interface at dbus::object_path on `bus` until destroyed.
+  // Requesting the bus name is left to the caller, so that no call arrives
+  // before the object exists. Throws BusError.
   BusServer(sd_bus* bus, core::ServiceManager& manager, core::Lifecycle& lifecycle, Authorizer& authorizer);
   BusServer(const BusServer&) = delete;
   BusServer& operator=(const BusServer&) = delete;
@@ -31,6 +33,11 @@ class BusServer {
  private:
   using Action = std::function<void(sd_bus_message* call)>;
   using Operation = void (core::Lifecycle::*)(const std::string& service, core::Lifecycle::Done done);
+  using Method = void (BusServer::*)(sd_bus_message* call);
+
+  // The sd-bus handler of every method: runs `method` guarded (reply_guarded).
+  template <Method method>
+  static int handle(sd_bus_message* call, void* self, sd_bus_error* error);
 
   // Runs `action` (which replies to `call`) once the caller is authorized,
   // or replies AccessDenied saying that `what` needs authorization and why.
@@ -38,44 +45,35 @@ class BusServer {
   // Like when_authorized, but replies NoSuchService first if there is no
   // such service (before anyone is asked for a password).
   void when_authorized_for(sd_bus_message* call, const std::string& service, std::string what, Action action);
-  void emit_option_changed(const std::string& service, const std::string& option);
-  // After SetOption or ResetOption: publishes the service's onion again if
-  // the option shapes it (ports, client authorization).
-  void option_changed(const std::string& service, const std::string& option);
-  // Throws Busy while an operation on the service runs (before an option changes).
-  void refuse_while_busy(const std::string& service);
-  // Replies (value, warning) to SetOption/ResetOption; for an enabled service
-  // whose change needs it, only after Lifecycle::apply restarted it.
-  void apply_then_reply(sd_bus_message* call, const std::string& service, const std::string& option,
-                        const std::string& value, const std::string& warning);
-  // Publishes the onion of an enabled service again (Lifecycle::refresh_onion);
-  // a failure is logged, never thrown: the change it follows is stored.
-  void refresh_onion(const std::string& service) noexcept;
+  // SetOption (`value`) and ResetOption: Lifecycle::change_option, then
+  // OptionChanged, and the reply once a restart it needs is done.
+  void change_option(sd_bus_message* call, const std::string& service, const std::string& option,
+                     const std::optional<std::string>& value);
   // Install, Enable, Disable and Uninstall: authorizes the caller, starts
   // `operation` and replies when it is done (an asynchronous reply).
-  int start_operation(sd_bus_message* call, const char* verb, Operation operation);
+  void start_operation(sd_bus_message* call, const char* verb, Operation operation);
 
-  static int list_services(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int list_plugins(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int get_info(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int get_status(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int get_options(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int get_option(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int set_option(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int reset_option(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int autostart(sd_bus_message* call, void* userdata, sd_bus_error* error);
-  static int reapply_firewall(sd_bus_message* call, void* userdata, sd_bus_error* error);
-  static int configure(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int run_command(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int get_connection_info(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int add_client(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int remove_client(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int list_clients(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int import_key(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int install(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int enable(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int disable(sd_bus_message* call, void* self, sd_bus_error* error);
-  static int uninstall(sd_bus_message* call, void* self, sd_bus_error* error);
+  void list_services(sd_bus_message* call);
+  void list_plugins(sd_bus_message* call);
+  void get_info(sd_bus_message* call);
+  void get_status(sd_bus_message* call);
+  void get_options(sd_bus_message* call);
+  void get_option(sd_bus_message* call);
+  void set_option(sd_bus_message* call);
+  void reset_option(sd_bus_message* call);
+  void autostart(sd_bus_message* call);
+  void reapply_firewall(sd_bus_message* call);
+  void configure(sd_bus_message* call);
+  void run_command(sd_bus_message* call);
+  void get_connection_info(sd_bus_message* call);
+  void add_client(sd_bus_message* call);
+  void remove_client(sd_bus_message* call);
+  void list_clients(sd_bus_message* call);
+  void import_key(sd_bus_message* call);
+  void install(sd_bus_message* call);
+  void enable(sd_bus_message* call);
+  void disable(sd_bus_message* call);
+  void uninstall(sd_bus_message* call);
 
   static const sd_bus_vtable vtable_[];
 
@@ -83,7 +81,7 @@ class BusServer {
   core::ServiceManager& manager_;
   core::Lifecycle& lifecycle_;
   Authorizer& authorizer_;
-  SlotPtr slot_;
+  dbus::SlotPtr slot_;
 };
 
 }  // namespace tails_server::daemon

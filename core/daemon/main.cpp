@@ -4,11 +4,11 @@
 #include "bus_error.h"
 #include "bus_server.h"
 #include "config/daemon_config.h"
-#include "dbus_api.h"
+#include "dbus/contract.h"
+#include "dbus/sd_bus_ptr.h"
 #include "host/system_host.h"
 #include "lifecycle/lifecycle.h"
 #include "log.h"
-#include "sd_bus_ptr.h"
 #include "services/service_manager.h"
 
 #include <boost/program_options.hpp>
@@ -40,7 +40,7 @@ int serve(const core::DaemonConfig& config) {
 
   sd_event* raw_event = nullptr;
   daemon::check(sd_event_default(&raw_event), "cannot create the event loop");
-  daemon::EventPtr event(raw_event);
+  dbus::EventPtr event(raw_event);
   // SIGTERM and SIGINT end the loop cleanly (a NULL handler exits the loop);
   // main() blocked them.
   daemon::check(sd_event_add_signal(event.get(), nullptr, SIGTERM, nullptr, nullptr),
@@ -50,7 +50,7 @@ int serve(const core::DaemonConfig& config) {
 
   sd_bus* raw_bus = nullptr;
   daemon::check(sd_bus_open_system(&raw_bus), "cannot connect to the system bus");
-  daemon::BusPtr bus(raw_bus);
+  dbus::BusPtr bus(raw_bus);
   daemon::check(sd_bus_attach_event(bus.get(), event.get(), SD_EVENT_PRIORITY_NORMAL),
                 "cannot attach the bus to the event loop");
   daemon::check(sd_bus_set_exit_on_disconnect(bus.get(), 1), "cannot configure the bus connection");
@@ -70,12 +70,12 @@ int serve(const core::DaemonConfig& config) {
                             lifecycle_options);
   daemon::PolkitAuthorizer authorizer(bus.get(), polkit_timeout);
   daemon::BusServer server(bus.get(), manager, lifecycle, authorizer);
-  int r = sd_bus_request_name(bus.get(), dbus_api::bus_name, 0);
+  int r = sd_bus_request_name(bus.get(), dbus::bus_name, 0);
   if (r == -EEXIST || r == -EALREADY)
-    throw daemon::BusError(dbus_api::error::failed,
-                           std::string("another process owns ") + dbus_api::bus_name + " already");
-  daemon::check(r, std::string("cannot own the bus name ") + dbus_api::bus_name);
-  daemon::log::info(std::string("serving ") + dbus_api::interface + " as " + dbus_api::bus_name + " with " +
+    throw daemon::BusError(dbus::error::failed,
+                           std::string("another process owns ") + dbus::bus_name + " already");
+  daemon::check(r, std::string("cannot own the bus name ") + dbus::bus_name);
+  daemon::log::info(std::string("serving ") + dbus::interface + " as " + dbus::bus_name + " with " +
                     std::to_string(manager.service_names().size()) + " services");
 
   daemon::check(sd_event_loop(event.get()), "the event loop failed");
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   if (arguments.count("help")) {
     std::cout << "Usage: tails-serverd [--config FILE]\n\n"
                  "The Tails Server daemon: manages the service plugins and serves them on the system\n"
-                 "bus as " << dbus_api::bus_name << ". Runs as root, normally as tails-serverd.service.\n"
+                 "bus as " << dbus::bus_name << ". Runs as root, normally as tails-serverd.service.\n"
                  "Set DBUS_SYSTEM_BUS_ADDRESS to use another bus.\n\n"
               << options;
     return 0;

@@ -26,6 +26,12 @@ std::uint64_t now_usec(sd_event* event) {
   return now;
 }
 
+// The one Busy error of an operation on a service.
+LifecycleError busy(const std::string& service, const std::string& operation) {
+  return LifecycleError(LifecycleErrorCode::Busy,
+                        "busy: " + service + " is " + operation + "; try again when it is done");
+}
+
 std::string join_packages(const std::vector<std::string>& packages) {
   std::string out;
   for (const auto& p : packages) out += (out.empty() ? "" : " ") + p;
@@ -95,10 +101,12 @@ struct Lifecycle::Impl {
   // Reports the service's real state now (after an operation or a change).
   void emit_current(const std::string& service) { emit(service, compute(service).state); }
 
+  void refuse_while_busy(const std::string& service) const {
+    if (auto running = operations.find(service); running != operations.end()) throw busy(service, running->second);
+  }
+
   void begin(const std::string& service, const std::string& state) {
-    if (auto running = operations.find(service); running != operations.end())
-      throw LifecycleError(LifecycleErrorCode::Busy,
-                           "busy: " + service + " is " + running->second + "; try again when it is done");
+    refuse_while_busy(service);
     operations[service] = state;
     emit(service, state, state == "installing" || state == "uninstalling" ? 0 : -1);
   }
@@ -263,9 +271,7 @@ struct Lifecycle::Impl {
   // Runs `work` (a persistence migration) with the service's unit stopped
   // if it runs, and starts it again afterwards, whatever happened.
   void guarded(const std::string& service, const std::function<void()>& work) {
-    if (auto running = operations.find(service); running != operations.end())
-      throw LifecycleError(LifecycleErrorCode::Busy,
-                           "busy: " + service + " is " + running->second + "; try again when it is done");
+    refuse_while_busy(service);
     const auto& svc = manager.service(service);
     std::string unit = svc.systemd_service;
     bool was_active = false;
@@ -328,7 +334,7 @@ struct Lifecycle::Impl {
 };
 
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options)
-    : impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
+    : manager_(manager), impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
   impl_->publisher.start();
   manager.set_unit_guard([this](const std::string& service, const std::function<void()>& work) {
     impl_->guarded(service, work);
@@ -387,9 +393,17 @@ void Lifecycle::reapply_firewall() {
   }
 }
 
-void Lifecycle::refresh_onion(const std::string& service) {
-  if (impl_->manager.enabled(service) && !impl_->operations.count(service)) impl_->publish(service);
+void Lifecycle::refresh_onion(const std::string& service) noexcept {
+  try {
+    if (impl_->manager.enabled(service) && !impl_->operations.count(service)) impl_->publish(service);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "<4>cannot publish the onion of %s again: %s\n", service.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "<3>cannot publish the onion of %s again (unknown exception)\n", service.c_str());
+  }
 }
+
+void Lifecycle::refuse_while_busy(const std::string& service) const { impl_->refuse_while_busy(service); }
 
 void Lifecycle::install(const std::string& service, Done done) {
   auto& impl = *impl_;

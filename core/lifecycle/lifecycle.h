@@ -124,7 +124,27 @@ class Lifecycle {
   // Publishes the onion of an enabled service again with its current ports
   // and client keys (after a client was added or removed, or an option such
   // as client-authorization or virtual-port changed). No-op if not enabled.
-  void refresh_onion(const std::string& service);
+  // A failure is logged, never thrown: the change it follows is stored.
+  void refresh_onion(const std::string& service) noexcept;
+
+  // What SetOption and ResetOption reply.
+  struct OptionResult {
+    std::string value;    // canonical
+    std::string warning;  // for the user, or ""
+    bool restart = false; // apply_option must follow before the value takes effect
+  };
+  // SetOption (`value`) and ResetOption (no value): Busy while an operation
+  // on the service runs (nothing is stored then); stores the option
+  // (ServiceManager), then does what option_effects() says: publishes the
+  // onion and applies the firewall rules again (a failure there is logged:
+  // the value is stored). Throws ServiceError or LifecycleError.
+  OptionResult change_option(const std::string& service, const std::string& option,
+                             const std::optional<std::string>& value);
+  // After change_option said `restart`: apply(), whose error then says that
+  // the option is set but the service did not restart with it.
+  void apply_option(const std::string& service, const std::string& option, Done done);
+  // Throws LifecycleError (Busy) while an operation on `service` runs.
+  void refuse_while_busy(const std::string& service) const;
 
   // Applies the firewall rules again after allow-lan, allow-localhost or a
   // local port of `service` changed (no-op while an operation on it runs:
@@ -165,6 +185,7 @@ class Lifecycle {
   // The mount table changed: autostart once <persistence_root>/tails-server appears.
   void storage_changed();
 
+  ServiceManager& manager_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,6 +1,6 @@
 #include "systemd/unit_control.h"
 
-#include "daemon/sd_bus_ptr.h"
+#include "dbus/sd_bus_ptr.h"
 #include "systemd/journal.h"
 
 #include <systemd/sd-event.h>
@@ -13,8 +13,8 @@
 
 namespace tails_server::core {
 
-using daemon::MessagePtr;
-using daemon::SlotPtr;
+using dbus::MessagePtr;
+using dbus::SlotPtr;
 
 namespace {
 

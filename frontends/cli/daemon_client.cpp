@@ -1,10 +1,12 @@
 #include "daemon_client.h"
 
-#include "dbus_api.h"
+#include "dbus/codec.h"
+#include "dbus/contract.h"
 
 #include <csignal>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace tails_server::cli {
 namespace {
@@ -19,44 +21,12 @@ int check(int r, std::string_view what) {
   return r;
 }
 
-constexpr std::string_view reading = "cannot read tails-serverd's reply";
 constexpr std::string_view writing = "cannot build the call";
-
-std::string read_string(sd_bus_message* m) {
-  const char* value = nullptr;
-  check(sd_bus_message_read_basic(m, 's', &value), reading);
-  return value;
-}
-
-bool read_bool(sd_bus_message* m) {
-  int value = 0;
-  check(sd_bus_message_read_basic(m, 'b', &value), reading);
-  return value != 0;
-}
-
-std::vector<std::string> read_strings(sd_bus_message* m) {
-  std::vector<std::string> values;
-  check(sd_bus_message_enter_container(m, 'a', "s"), reading);
-  const char* value = nullptr;
-  while (check(sd_bus_message_read_basic(m, 's', &value), reading) > 0) values.emplace_back(value);
-  check(sd_bus_message_exit_container(m), reading);
-  return values;
-}
-
-// Enters the next struct of an array; false at the end of the array.
-bool enter_struct(sd_bus_message* m, const char* contents) {
-  return check(sd_bus_message_enter_container(m, 'r', contents), reading) > 0;
-}
-void exit_container(sd_bus_message* m) { check(sd_bus_message_exit_container(m), reading); }
-
-void append_string(sd_bus_message* m, const std::string& value) {
-  check(sd_bus_message_append_basic(m, 's', value.c_str()), writing);
-}
 
 }  // namespace
 
 ExitCode exit_code_for(std::string_view name) {
-  namespace error = dbus_api::error;
+  namespace error = dbus::error;
   if (name == error::no_such_service) return ExitCode::no_such_service;
   if (name == error::no_such_option) return ExitCode::no_such_option;
   if (name == error::invalid_value) return ExitCode::invalid_value;
@@ -103,8 +73,8 @@ DaemonClient::~DaemonClient() {
 
 DaemonClient::MessagePtr DaemonClient::new_call(const char* method) {
   sd_bus_message* raw = nullptr;
-  check(sd_bus_message_new_method_call(bus_, &raw, dbus_api::bus_name, dbus_api::object_path,
-                                       dbus_api::interface, method),
+  check(sd_bus_message_new_method_call(bus_, &raw, dbus::bus_name, dbus::object_path,
+                                       dbus::interface, method),
         writing);
   MessagePtr call(raw);
   // Fail at once when the daemon is not running rather than activate it.
@@ -126,264 +96,91 @@ DaemonClient::MessagePtr DaemonClient::send(MessagePtr call, std::uint64_t timeo
   return MessagePtr(reply);
 }
 
-std::vector<ServiceSummary> DaemonClient::list_services() {
-  MessagePtr reply = send(new_call("ListServices"));
-  std::vector<ServiceSummary> services;
-  sd_bus_message* m = reply.get();
-  check(sd_bus_message_enter_container(m, 'a', "(ssbbbssss)"), reading);
-  while (enter_struct(m, "ssbbbssss")) {
-    ServiceSummary s;
-    s.name = read_string(m);
-    s.description = read_string(m);
-    s.installed = read_bool(m);
-    s.running = read_bool(m);
-    s.published = read_bool(m);
-    s.address = read_string(m);
-    s.state = read_string(m);
-    s.onion = read_string(m);
-    s.tor = read_string(m);
-    exit_container(m);
-    services.push_back(std::move(s));
+template <class Reply, class... Arguments>
+Reply DaemonClient::call(const char* method, std::uint64_t timeout_usec, const Arguments&... arguments) {
+  MessagePtr message = new_call(method);
+  try {
+    (dbus::encode(message.get(), arguments), ...);
+  } catch (const dbus::CodecError& e) {
+    throw ClientError(ExitCode::failed, std::string(writing) + " " + method + ": " + e.what());
   }
-  exit_container(m);
-  return services;
+  MessagePtr reply = send(std::move(message), timeout_usec);
+  if constexpr (!std::is_void_v<Reply>) {
+    try {
+      return dbus::decode<Reply>(reply.get());
+    } catch (const dbus::CodecError& e) {
+      throw ClientError(ExitCode::failed, std::string("tails-serverd's reply to ") + method + ": " + e.what());
+    }
+  }
+}
+
+std::vector<ServiceSummary> DaemonClient::list_services() {
+  return call<dbus::ServiceList>(dbus::method::list_services, 0);
 }
 
 std::vector<PluginSummary> DaemonClient::list_plugins() {
-  MessagePtr reply = send(new_call("ListPlugins"));
-  std::vector<PluginSummary> plugins;
-  sd_bus_message* m = reply.get();
-  check(sd_bus_message_enter_container(m, 'a', "(ssss)"), reading);
-  while (enter_struct(m, "ssss")) {
-    PluginSummary p;
-    p.file = read_string(m);
-    p.name = read_string(m);
-    p.state = read_string(m);
-    p.message = read_string(m);
-    exit_container(m);
-    plugins.push_back(std::move(p));
-  }
-  exit_container(m);
-  return plugins;
+  return call<dbus::PluginList>(dbus::method::list_plugins, 0);
 }
 
-Details DaemonClient::info(const std::string& service) {
-  MessagePtr call = new_call("GetInfo");
-  append_string(call.get(), service);
-  MessagePtr reply = send(std::move(call));
-  sd_bus_message* m = reply.get();
-  Details d;
-  check(sd_bus_message_enter_container(m, 'a', "{sv}"), reading);
-  while (check(sd_bus_message_enter_container(m, 'e', "sv"), reading) > 0) {
-    std::string key = read_string(m);
-    const char* contents = nullptr;
-    check(sd_bus_message_peek_type(m, nullptr, &contents), reading);
-    std::string type = contents ? contents : "";
-    check(sd_bus_message_enter_container(m, 'v', contents), reading);
-    auto text = [&](std::string& field) {
-      if (type == "s") field = read_string(m); else check(sd_bus_message_skip(m, type.c_str()), reading);
-    };
-    auto flag = [&](bool& field) {
-      if (type == "b") field = read_bool(m); else check(sd_bus_message_skip(m, type.c_str()), reading);
-    };
-    auto port = [&](std::uint16_t& field) {
-      if (type == "q") check(sd_bus_message_read_basic(m, 'q', &field), reading);
-      else check(sd_bus_message_skip(m, type.c_str()), reading);
-    };
-    auto list = [&](std::vector<std::string>& field) {
-      if (type == "as") field = read_strings(m); else check(sd_bus_message_skip(m, type.c_str()), reading);
-    };
-    if (key == "name") text(d.name);
-    else if (key == "description") text(d.description);
-    else if (key == "client-application") text(d.client_application);
-    else if (key == "documentation") text(d.documentation);
-    else if (key == "systemd-service") text(d.systemd_service);
-    else if (key == "packages") list(d.packages);
-    else if (key == "persistent-paths") list(d.persistent_paths);
-    else if (key == "local-port") port(d.local_port);
-    else if (key == "remote-port") port(d.remote_port);
-    else if (key == "state-error") text(d.state_error);
-    else if (key == "installed") flag(d.status.installed);
-    else if (key == "running") flag(d.status.running);
-    else if (key == "published") flag(d.status.published);
-    else if (key == "enabled") flag(d.status.enabled);
-    else if (key == "address") text(d.status.address);
-    else if (key == "state") text(d.status.state);
-    else if (key == "onion") text(d.status.onion);
-    else if (key == "tor") text(d.status.tor);
-    else if (key == "commands" && type == "a(ssasb)") {
-      check(sd_bus_message_enter_container(m, 'a', "(ssasb)"), reading);
-      while (enter_struct(m, "ssasb")) {
-        Command c;
-        c.name = read_string(m);
-        c.description = read_string(m);
-        c.arguments = read_strings(m);
-        c.reads_secret = read_bool(m);
-        exit_container(m);
-        d.commands.push_back(std::move(c));
-      }
-      exit_container(m);
-    } else {
-      check(sd_bus_message_skip(m, type.c_str()), reading);  // a key from a newer daemon
-    }
-    exit_container(m);  // variant
-    exit_container(m);  // dict entry
-  }
-  exit_container(m);
-  return d;
+ServiceDetails DaemonClient::info(const std::string& service) {
+  return call<ServiceDetails>(dbus::method::get_info, 0, dbus::ServiceCall{service});
 }
 
 Status DaemonClient::status(const std::string& service) {
-  MessagePtr call = new_call("GetStatus");
-  append_string(call.get(), service);
-  MessagePtr reply = send(std::move(call));
-  Status s;
-  s.installed = read_bool(reply.get());
-  s.running = read_bool(reply.get());
-  s.published = read_bool(reply.get());
-  s.enabled = read_bool(reply.get());
-  s.address = read_string(reply.get());
-  s.state = read_string(reply.get());
-  s.onion = read_string(reply.get());
-  s.tor = read_string(reply.get());
-  return s;
+  return call<Status>(dbus::method::get_status, 0, dbus::ServiceCall{service});
 }
 
 std::vector<Option> DaemonClient::options(const std::string& service) {
-  MessagePtr call = new_call("GetOptions");
-  append_string(call.get(), service);
-  MessagePtr reply = send(std::move(call));
-  sd_bus_message* m = reply.get();
-  std::vector<Option> options;
-  check(sd_bus_message_enter_container(m, 'a', "(sssssbbb)"), reading);
-  while (enter_struct(m, "sssssbbb")) {
-    Option o;
-    o.name = read_string(m);
-    o.type = read_string(m);
-    o.value = read_string(m);
-    o.description = read_string(m);
-    o.accepted = read_string(m);
-    o.secret = read_bool(m);
-    o.read_only = read_bool(m);
-    o.is_default = read_bool(m);
-    exit_container(m);
-    options.push_back(std::move(o));
-  }
-  exit_container(m);
-  return options;
+  return call<dbus::OptionList>(dbus::method::get_options, 0, dbus::ServiceCall{service});
 }
 
 std::string DaemonClient::get_option(const std::string& service, const std::string& option) {
-  MessagePtr call = new_call("GetOption");
-  append_string(call.get(), service);
-  append_string(call.get(), option);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_string(reply.get());
+  return call<std::string>(dbus::method::get_option, long_call_usec, dbus::OptionCall{service, option});
 }
 
 OptionChange DaemonClient::set_option(const std::string& service, const std::string& option,
                                       const std::string& value) {
-  MessagePtr call = new_call("SetOption");
-  append_string(call.get(), service);
-  append_string(call.get(), option);
-  append_string(call.get(), value);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  OptionChange change;
-  change.value = read_string(reply.get());
-  change.warning = read_string(reply.get());
-  return change;
+  return call<OptionChange>(dbus::method::set_option, long_call_usec, dbus::SetOptionCall{service, option, value});
 }
 
 OptionChange DaemonClient::reset_option(const std::string& service, const std::string& option) {
-  MessagePtr call = new_call("ResetOption");
-  append_string(call.get(), service);
-  append_string(call.get(), option);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  OptionChange change;
-  change.value = read_string(reply.get());
-  change.warning = read_string(reply.get());
-  return change;
+  return call<OptionChange>(dbus::method::reset_option, long_call_usec, dbus::OptionCall{service, option});
 }
 
 void DaemonClient::configure(const std::string& service) {
-  MessagePtr call = new_call("Configure");
-  append_string(call.get(), service);
-  send(std::move(call), long_call_usec);
+  call<void>(dbus::method::configure, long_call_usec, dbus::ServiceCall{service});
 }
 
 std::string DaemonClient::run_command(const std::string& service, const std::string& command,
                                       const std::vector<std::string>& arguments,
                                       const std::string& secret) {
-  MessagePtr call = new_call("RunCommand");
-  append_string(call.get(), service);
-  append_string(call.get(), command);
-  check(sd_bus_message_open_container(call.get(), 'a', "s"), writing);
-  for (const auto& argument : arguments) append_string(call.get(), argument);
-  check(sd_bus_message_close_container(call.get()), writing);
-  append_string(call.get(), secret);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_string(reply.get());
+  return call<std::string>(dbus::method::run_command, long_call_usec,
+                           dbus::RunCommandCall{service, command, arguments, secret});
 }
 
-Connection DaemonClient::connection_info(const std::string& service) {
-  MessagePtr call = new_call("GetConnectionInfo");
-  append_string(call.get(), service);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  sd_bus_message* m = reply.get();
-  Connection c;
-  check(sd_bus_message_enter_container(m, 'a', "(ss)"), reading);
-  while (enter_struct(m, "ss")) {
-    std::string label = read_string(m);
-    std::string value = read_string(m);
-    c.fields.emplace_back(std::move(label), std::move(value));
-    exit_container(m);
-  }
-  exit_container(m);
-  c.instructions = read_string(m);
-  return c;
+ConnectionInfo DaemonClient::connection_info(const std::string& service) {
+  return call<ConnectionInfo>(dbus::method::get_connection_info, long_call_usec, dbus::ServiceCall{service});
 }
 
 Credential DaemonClient::add_client(const std::string& service, const std::string& name) {
-  MessagePtr call = new_call("AddClient");
-  append_string(call.get(), service);
-  append_string(call.get(), name);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  sd_bus_message* m = reply.get();
-  Credential c;
-  c.name = read_string(m);
-  c.address = read_string(m);
-  c.tor_browser_key = read_string(m);
-  c.auth_private = read_string(m);
-  c.onion_client_auth_add = read_string(m);
-  return c;
+  return call<Credential>(dbus::method::add_client, long_call_usec, dbus::ClientCall{service, name});
 }
 
 void DaemonClient::remove_client(const std::string& service, const std::string& name) {
-  MessagePtr call = new_call("RemoveClient");
-  append_string(call.get(), service);
-  append_string(call.get(), name);
-  send(std::move(call), long_call_usec);
+  call<void>(dbus::method::remove_client, long_call_usec, dbus::ClientCall{service, name});
 }
 
 std::vector<std::string> DaemonClient::list_clients(const std::string& service) {
-  MessagePtr call = new_call("ListClients");
-  append_string(call.get(), service);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_strings(reply.get());
+  return call<std::vector<std::string>>(dbus::method::list_clients, long_call_usec, dbus::ServiceCall{service});
 }
 
 std::string DaemonClient::import_key(const std::string& service, const std::string& key_file_contents) {
-  MessagePtr call = new_call("ImportKey");
-  append_string(call.get(), service);
-  check(sd_bus_message_append_array(call.get(), 'y', key_file_contents.data(), key_file_contents.size()),
-        writing);
-  MessagePtr reply = send(std::move(call), long_call_usec);
-  return read_string(reply.get());
+  return call<std::string>(dbus::method::import_key, long_call_usec, dbus::ImportKeyCall{service, key_file_contents});
 }
 
 void DaemonClient::ping() {
   sd_bus_message* raw = nullptr;
-  check(sd_bus_message_new_method_call(bus_, &raw, dbus_api::bus_name, dbus_api::object_path,
+  check(sd_bus_message_new_method_call(bus_, &raw, dbus::bus_name, dbus::object_path,
                                        "org.freedesktop.DBus.Peer", "Ping"),
         writing);
   MessagePtr call(raw);
@@ -396,15 +193,18 @@ void DaemonClient::watch_states(StateHandler handler) {
   if (state_match_) return;
   auto on_signal = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
     auto& self = *static_cast<DaemonClient*>(userdata);
-    const char *service = nullptr, *state = nullptr, *message = nullptr;
-    int percent = -1;
-    if (sd_bus_message_read(m, "ssis", &service, &state, &percent, &message) < 0) return 0;  // not ours
-    if (self.state_handler_) self.state_handler_(StateChange{service, state, percent, message});
+    StateChange change;
+    try {
+      dbus::decode(m, change);
+    } catch (const dbus::CodecError&) {
+      return 0;  // not ours
+    }
+    if (self.state_handler_) self.state_handler_(change);
     return 0;
   };
   // Synchronous: the bus has the match when this returns.
-  int r = sd_bus_match_signal(bus_, &state_match_, dbus_api::bus_name, dbus_api::object_path,
-                              dbus_api::interface, dbus_api::state_changed, on_signal, this);
+  int r = sd_bus_match_signal(bus_, &state_match_, dbus::bus_name, dbus::object_path,
+                              dbus::interface, dbus::signal::state_changed, on_signal, this);
   if (r < 0) throw ClientError(ExitCode::unreachable, unreachable_message(std::strerror(-r)));
 }
 
@@ -451,7 +251,7 @@ int DaemonClient::run_loop() {
 
 void DaemonClient::call_long(const char* method, const std::string& service, std::chrono::seconds timeout) {
   MessagePtr call = new_call(method);
-  if (!service.empty()) append_string(call.get(), service);
+  if (!service.empty()) dbus::encode(call.get(), dbus::ServiceCall{service});
   struct Pending {
     DaemonClient* client;
     MessagePtr reply;
@@ -468,7 +268,7 @@ void DaemonClient::call_long(const char* method, const std::string& service, std
                           std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()),
         "cannot call tails-serverd");
   // Dropping the slot forgets the call (no reply callback into a gone Pending).
-  std::unique_ptr<sd_bus_slot, sd_bus_slot* (*)(sd_bus_slot*)> slot(raw_slot, sd_bus_slot_unref);
+  dbus::SlotPtr slot(raw_slot);
   int r = run_loop();
   if (r == ExitCode::interrupted)
     throw ClientError(ExitCode::interrupted,

@@ -1,6 +1,8 @@
 // A typed client for tails-serverd's D-Bus API (docs/dbus-api.md).
 #pragma once
 
+#include "dbus/messages.h"
+#include "dbus/sd_bus_ptr.h"
 #include "exit_codes.h"
 
 #include <systemd/sd-bus.h>
@@ -28,96 +30,17 @@ class ClientError : public std::runtime_error {
   ExitCode code_;
 };
 
-struct ServiceSummary {
-  std::string name;
-  std::string description;
-  bool installed = false;
-  bool running = false;
-  bool published = false;
-  std::string address;
-  std::string state;  // "running", "stopped-unexpectedly", ... (docs/dbus-api.md)
-  std::string onion;  // "", "pending", "announcing", "published" or "error: ..."
-  std::string tor;    // "connected", "connecting" or "not running: ..."
-};
-
-struct PluginSummary {
-  std::string file;
-  std::string name;
-  std::string state;
-  std::string message;
-};
-
-struct Status {
-  bool installed = false;
-  bool running = false;
-  bool published = false;
-  bool enabled = false;
-  std::string address;
-  std::string state;
-  std::string onion;  // as in ServiceSummary
-  std::string tor;
-};
-
-// One StateChanged signal.
-struct StateChange {
-  std::string service;
-  std::string state;
-  int percent = -1;  // 0..100, or -1 when the step has no progress
-  std::string message;
-};
-
-struct Command {
-  std::string name;
-  std::string description;
-  std::vector<std::string> arguments;
-  bool reads_secret = false;
-};
-
-struct Details {
-  std::string name;
-  std::string description;
-  std::string client_application;
-  std::string documentation;
-  std::string systemd_service;
-  std::vector<std::string> packages;
-  std::vector<std::string> persistent_paths;
-  std::uint16_t local_port = 0;
-  std::uint16_t remote_port = 0;
-  std::vector<Command> commands;
-  std::string state_error;
-  Status status;
-};
-
-struct Option {
-  std::string name;
-  std::string type;
-  std::string value;  // masked for secrets
-  std::string description;
-  std::string accepted;
-  bool secret = false;
-  bool read_only = false;
-  bool is_default = true;
-};
-
-// The reply of SetOption and ResetOption.
-struct OptionChange {
-  std::string value;    // canonical
-  std::string warning;  // for the user, or empty
-};
-
-// A client's credential, shown once (AddClient).
-struct Credential {
-  std::string name;
-  std::string address;
-  std::string tor_browser_key;
-  std::string auth_private;
-  std::string onion_client_auth_add;
-};
-
-struct Connection {
-  std::vector<std::pair<std::string, std::string>> fields;
-  std::string instructions;
-};
+// The messages, as the D-Bus contract defines them (dbus/messages.h).
+using dbus::Command;
+using dbus::ConnectionInfo;
+using dbus::Credential;
+using dbus::Option;
+using dbus::OptionChange;
+using dbus::PluginSummary;
+using dbus::ServiceDetails;
+using dbus::ServiceSummary;
+using dbus::StateChange;
+using dbus::Status;
 
 class DaemonClient {
  public:
@@ -131,7 +54,7 @@ class DaemonClient {
   // Each throws ClientError with the exit code of the daemon's error.
   std::vector<ServiceSummary> list_services();
   std::vector<PluginSummary> list_plugins();
-  Details info(const std::string& service);
+  ServiceDetails info(const std::string& service);
   Status status(const std::string& service);
   std::vector<Option> options(const std::string& service);
   std::string get_option(const std::string& service, const std::string& option);
@@ -140,7 +63,7 @@ class DaemonClient {
   void configure(const std::string& service);
   std::string run_command(const std::string& service, const std::string& command,
                           const std::vector<std::string>& arguments, const std::string& secret);
-  Connection connection_info(const std::string& service);
+  ConnectionInfo connection_info(const std::string& service);
   Credential add_client(const std::string& service, const std::string& name);
   void remove_client(const std::string& service, const std::string& name);
   std::vector<std::string> list_clients(const std::string& service);
@@ -164,14 +87,16 @@ class DaemonClient {
   void monitor();
 
  private:
-  struct MessageUnref {
-    void operator()(sd_bus_message* message) const { sd_bus_message_unref(message); }
-  };
-  using MessagePtr = std::unique_ptr<sd_bus_message, MessageUnref>;
+  using MessagePtr = dbus::MessagePtr;
 
   MessagePtr new_call(const char* method);
   // Sends `call` and returns the reply, or throws ClientError.
   MessagePtr send(MessagePtr call, std::uint64_t timeout_usec = 0);
+  // Calls `method` with `arguments` (a message of dbus/messages.h, or none)
+  // and decodes its reply as a Reply (or ignores it: void). Throws
+  // ClientError.
+  template <class Reply, class... Arguments>
+  Reply call(const char* method, std::uint64_t timeout_usec, const Arguments&... arguments);
   // The event loop of call_long() and monitor(), with the bus attached and
   // SIGINT/SIGTERM stopping it; created on first use.
   sd_event* event();

@@ -3,22 +3,20 @@
 #include "daemon_client.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "progress.h"
 #include "secret_input.h"
 
+#include "dbus/contract.h"
 #include "qr/qr_code.h"
 
 #include <boost/program_options.hpp>
 
-#include <fcntl.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -26,6 +24,7 @@
 #include <vector>
 
 namespace po = boost::program_options;
+namespace method = tails_server::dbus::method;
 using namespace tails_server::cli;
 
 namespace {
@@ -73,12 +72,6 @@ const Option* find_option(const std::vector<Option>& options, const std::string&
 Document text_or_null(const std::string& text) { return text.empty() ? Document(nullptr) : Document(text); }
 Document address(const std::string& onion) { return text_or_null(onion); }
 
-// Overwrites a secret before its memory is freed.
-void wipe(std::string& secret) {
-  explicit_bzero(secret.data(), secret.size());
-  secret.clear();
-}
-
 Document strings(const std::vector<std::string>& values) {
   Document list = Document::array();
   for (const auto& value : values) list.push_back(value);
@@ -111,7 +104,7 @@ void list(const Invocation& in) {
 void info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  Details d = client.info(service);
+  ServiceDetails d = client.info(service);
   std::vector<Option> options = client.options(service);
   Document s = Document::object();
   s["description"] = d.description;
@@ -174,90 +167,6 @@ void status(const Invocation& in) {
   print(std::cout, Document{{service, status_document(client.status(service))}}, in.format);
 }
 
-// Text from the daemon (apt's or the journal's words) on one line, without
-// control characters that a terminal would obey.
-std::string one_line(const std::string& text) {
-  std::string line = text;
-  for (char& c : line)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return line;
-}
-
-// "mumble: installing 45% Unpacking mumble-server", "mumble: running",
-// "mumble: failed: cannot start mumble-server.service: ..."
-std::string describe(const StateChange& change) {
-  std::string line = one_line(change.service) + ": " + one_line(change.state);
-  if (change.percent >= 0) line += " " + std::to_string(change.percent) + "%";
-  if (!change.message.empty()) line += (change.percent >= 0 ? " " : ": ") + one_line(change.message);
-  return line;
-}
-
-Document change_document(const StateChange& change) {
-  return {{"service", change.service},
-          {"state", change.state},
-          {"percent", change.percent >= 0 ? Document(change.percent) : Document(nullptr)},
-          {"message", change.message}};
-}
-
-// The progress of a long operation on standard output: a bar redrawn on one
-// line on a terminal, else one plain line per step (a new message or a new
-// 10% bucket). Nothing with --json.
-class Progress {
- public:
-  Progress(const std::string& service, Format format)
-      : service_(service), quiet_(format == Format::Json), terminal_(isatty(STDOUT_FILENO) == 1) {}
-  ~Progress() { clear(); }
-
-  void update(const StateChange& change) {
-    if (quiet_ || change.service != service_) return;
-    if (terminal_) return draw(change);
-    int bucket = change.percent < 0 ? -1 : change.percent / 10;
-    if (change.state == state_ && change.message == message_ && bucket == bucket_) return;
-    state_ = change.state;
-    message_ = change.message;
-    bucket_ = bucket;
-    std::cout << describe(change) << std::endl;
-  }
-
-  // Erases the bar, so that what follows starts on a clean line.
-  void clear() {
-    if (!drawn_) return;
-    std::cout << "\r\033[K" << std::flush;
-    drawn_ = false;
-  }
-
- private:
-  void draw(const StateChange& change) {
-    std::string line;
-    if (change.percent >= 0) {
-      constexpr int width = 20;
-      int percent = std::clamp(change.percent, 0, 100);
-      int filled = (percent * width + 50) / 100;
-      std::string number = std::to_string(percent);
-      line = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " +
-             std::string(3 - number.size(), ' ') + number + "% " + one_line(change.message);
-    } else {
-      line = describe(change);
-    }
-    winsize size{};
-    std::size_t columns = ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1 : 79;
-    if (line.size() > columns) {
-      std::size_t cut = columns;
-      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
-      line.resize(cut);
-    }
-    std::cout << "\r" << line << "\033[K" << std::flush;
-    drawn_ = true;
-  }
-
-  std::string service_;
-  bool quiet_;
-  bool terminal_;
-  bool drawn_ = false;
-  std::string state_, message_;
-  int bucket_ = -2;
-};
-
 // Runs one of the long operations with its progress, then prints a summary
 // made by `summary` (YAML: one line), or the service's status (JSON).
 void long_operation(const Invocation& in, DaemonClient& client, const char* method, std::chrono::seconds timeout,
@@ -284,7 +193,7 @@ constexpr std::chrono::seconds unit_timeout = std::chrono::minutes(5);
 void install(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Install", package_timeout, [&](DaemonClient&) { return service + ": installed"; });
+  long_operation(in, client, method::install, package_timeout, [&](DaemonClient&) { return service + ": installed"; });
 }
 
 // Called by tails-server-autostart.service at boot: enables every service
@@ -295,15 +204,15 @@ void autostart(const Invocation&) {
     std::cout << change.service << ": " << change.state << (change.message.empty() ? "" : " " + change.message)
               << std::endl;
   });
-  client.call_long("Autostart", "", unit_timeout * 4);
+  client.call_long(method::autostart, "", unit_timeout * 4);
   std::cout << "autostart: done" << std::endl;
 }
 
 void enable(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Enable", unit_timeout, [&](DaemonClient& c) {
-    Details d = c.info(service);
+  long_operation(in, client, method::enable, unit_timeout, [&](DaemonClient& c) {
+    ServiceDetails d = c.info(service);
     std::string line = service + ": running on 127.0.0.1:" + std::to_string(d.local_port);
     if (!d.status.address.empty())
       line += ", onion service " + d.status.address + ":" + std::to_string(d.remote_port) +
@@ -315,7 +224,7 @@ void enable(const Invocation& in) {
 void disable(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  long_operation(in, client, "Disable", unit_timeout, [&](DaemonClient&) { return service + ": stopped"; });
+  long_operation(in, client, method::disable, unit_timeout, [&](DaemonClient&) { return service + ": stopped"; });
 }
 
 void uninstall(const Invocation& in) {
@@ -337,7 +246,7 @@ void uninstall(const Invocation& in) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (answer != "y" && answer != "yes") throw ClientError(ExitCode::failed, "nothing was removed");
   }
-  long_operation(in, client, "Uninstall", package_timeout,
+  long_operation(in, client, method::uninstall, package_timeout,
                  [&](DaemonClient&) { return service + ": uninstalled"; });
 }
 
@@ -407,7 +316,7 @@ void run(const Invocation& in) {
   const std::string &service = in.args[0], &command = in.args[1];
   std::vector<std::string> arguments(in.args.begin() + 2, in.args.end());
   DaemonClient client;
-  Details d = client.info(service);
+  ServiceDetails d = client.info(service);
   auto it = std::find_if(d.commands.begin(), d.commands.end(),
                          [&](const Command& c) { return c.name == command; });
   std::string secret;
@@ -428,19 +337,20 @@ bool is_password(const std::string& label, const std::string& value) {
 void connection_info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  Connection c = client.connection_info(service);
+  ConnectionInfo c = client.connection_info(service);
   // The QR code holds the address and port only: a secret drawn on screen is
   // easy to photograph, so a password stays text to share separately.
   std::string qr_text, qr;
   if (in.qr) {
-    Details d = client.info(service);
+    ServiceDetails d = client.info(service);
     if (d.status.address.empty())
       throw ClientError(ExitCode::failed, service +
                                               " has no onion address yet, so there is no QR code to show; "
                                               "enable it or import a key first (or leave out --qr)");
     qr_text = d.status.address + ":" + std::to_string(d.remote_port);
-    qr = tails_server::core::qr_code_utf8(qr_text, in.dark_terminal ? tails_server::core::QrTerminal::light_on_dark
-                                                                    : tails_server::core::QrTerminal::dark_on_light);
+    namespace qr_code = tails_server::qr;
+    qr = qr_code::qr_code_utf8(qr_text, in.dark_terminal ? qr_code::QrTerminal::light_on_dark
+                                                         : qr_code::QrTerminal::dark_on_light);
   }
   bool has_password = false;
   Document s = Document::object();
@@ -495,39 +405,6 @@ void client(const Invocation& in) {
     return;
   }
   print(std::cout, Document{{service, {{"clients", strings(daemon.list_clients(service))}}}}, in.format);
-}
-
-// An onion key file is about 100 bytes; anything much larger is not one.
-constexpr std::size_t max_key_file_size = 4096;
-
-// Reads a key file (or standard input for "-") as the user who runs the CLI:
-// the root daemon never opens a path a caller chose.
-std::string read_key_file(const std::string& path) {
-  int fd = path == "-" ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  std::string shown = path == "-" ? "standard input" : path;
-  if (fd < 0) throw ClientError(ExitCode::failed, "cannot open " + shown + ": " + std::strerror(errno));
-  std::string data;
-  char buffer[1024];
-  int error = 0;
-  while (data.size() <= max_key_file_size) {
-    ssize_t n = read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = errno;
-    if (n <= 0) break;
-    data.append(buffer, static_cast<std::size_t>(n));
-  }
-  explicit_bzero(buffer, sizeof buffer);
-  if (fd != STDIN_FILENO) close(fd);
-  if (error) {
-    wipe(data);
-    throw ClientError(ExitCode::failed, "cannot read " + shown + ": " + std::strerror(error));
-  }
-  if (data.size() > max_key_file_size) {
-    wipe(data);
-    throw ClientError(ExitCode::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
-                                               "tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
-  }
-  return data;
 }
 
 void import_key(const Invocation& in) {

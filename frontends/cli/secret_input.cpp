@@ -1,8 +1,14 @@
 #include "secret_input.h"
 
+#include "daemon_client.h"
+#include "dbus/contract.h"
+
+#include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <stdexcept>
 
@@ -48,6 +54,39 @@ std::string read_secret(const std::string& prompt) {
   std::string second = read_line();
   if (first != second) throw std::runtime_error("the two entries differ; nothing was changed");
   return first;
+}
+
+void wipe(std::string& secret) {
+  explicit_bzero(secret.data(), secret.size());
+  secret.clear();
+}
+
+std::string read_key_file(const std::string& path) {
+  int fd = path == "-" ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  std::string shown = path == "-" ? "standard input" : path;
+  if (fd < 0) throw ClientError(ExitCode::failed, "cannot open " + shown + ": " + std::strerror(errno));
+  std::string data;
+  char buffer[1024];
+  int error = 0;
+  while (data.size() <= dbus::max_key_file_size) {
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = errno;
+    if (n <= 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  explicit_bzero(buffer, sizeof buffer);
+  if (fd != STDIN_FILENO) close(fd);
+  if (error) {
+    wipe(data);
+    throw ClientError(ExitCode::failed, "cannot read " + shown + ": " + std::strerror(error));
+  }
+  if (data.size() > dbus::max_key_file_size) {
+    wipe(data);
+    throw ClientError(ExitCode::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
+                                               "tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
+  }
+  return data;
 }
 
 }  // namespace tails_server::cli

@@ -1,4 +1,6 @@
-// Reading a secret (a password) from standard input, never from argv.
+// Secrets on the CLI's side: a password read from standard input (never
+// from argv), an onion key file read with the caller's rights, and wiping
+// them.
 #pragma once
 
 #include <string>
@@ -10,5 +12,14 @@ namespace tails_server::cli {
 // differ. Otherwise reads one line from standard input (the pipe). The line
 // ending is removed. Throws std::runtime_error at end of input.
 std::string read_secret(const std::string& prompt);
+
+// Reads a key file (or standard input for "-") as the user who runs the CLI:
+// the root daemon never opens a path a caller chose. Throws ClientError:
+// failed if it cannot be read, invalid_value if it is larger than an onion
+// key can be (dbus::max_key_file_size).
+std::string read_key_file(const std::string& path);
+
+// Overwrites a secret before its memory is freed.
+void wipe(std::string& secret);
 
 }  // namespace tails_server::cli

@@ -5,7 +5,7 @@
 #include "qr/qr_code.h"
 #include "key_test_support.h"
 
-using namespace tails_server::core;
+using namespace tails_server::qr;
 using namespace tails_server::test;
 using namespace tails_server::test::keys;
 

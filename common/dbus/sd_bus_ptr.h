@@ -1,4 +1,4 @@
-// Owning pointers for sd-bus and sd-event objects.
+// Owning pointers for sd-bus and sd-event objects (the daemon and the front ends).
 #pragma once
 
 #include <systemd/sd-bus.h>
@@ -6,7 +6,7 @@
 
 #include <memory>
 
-namespace tails_server::daemon {
+namespace tails_server::dbus {
 
 struct BusUnref {
   void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
@@ -29,4 +29,4 @@ using EventPtr = std::unique_ptr<sd_event, EventUnref>;
 // A new reference to `message`.
 inline MessagePtr ref(sd_bus_message* message) { return MessagePtr(sd_bus_message_ref(message)); }
 
-}  // namespace tails_server::daemon
+}  // namespace tails_server::dbus

@@ -6,7 +6,7 @@
 
 #include <qrencode.h>
 
-namespace tails_server::core {
+namespace tails_server::qr {
 
 namespace {
 
@@ -67,4 +67,4 @@ std::string QrCode::to_utf8(QrTerminal terminal) const {
 
 std::string qr_code_utf8(std::string_view text, QrTerminal terminal) { return QrCode(text).to_utf8(terminal); }
 
-}  // namespace tails_server::core
+}  // namespace tails_server::qr

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tails_server::core {
+namespace tails_server::qr {
 
 // Text that cannot be encoded: empty, or longer than a version 40 QR code
 // holds at level M (2331 bytes). what() gives the size found and the limit.
@@ -58,4 +58,4 @@ class QrCode {
 // QrCode(text).to_utf8(terminal). Throws QrError.
 std::string qr_code_utf8(std::string_view text, QrTerminal terminal = QrTerminal::dark_on_light);
 
-}  // namespace tails_server::core
+}  // namespace tails_server::qr
