@@ -189,30 +189,38 @@ FirewallHooks parse_nft_ruleset(const std::string& text) {
 
 // ---- generation ------------------------------------------------------------
 
+const std::vector<std::string>& lan_sources(IpFamily family) {
+  static const std::vector<std::string> v4 = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"};
+  static const std::vector<std::string> v6 = {"fe80::/10", "fc00::/7"};
+  return family == IpFamily::V4 ? v4 : v6;
+}
+
 std::vector<std::string> iptables_chain_rules(const std::vector<FirewallService>& services,
-                                              const std::string& tor_user) {
+                                              const std::string& tor_user, IpFamily family) {
   check_user(tor_user);
   std::vector<std::string> rules;
   const std::string out = std::string("-A ") + firewall_out_chain + " -o lo -p tcp -m tcp --dport ";
-  const std::string in = std::string("-A ") + firewall_in_chain + " ! -i lo -p tcp -m tcp --dport ";
+  const std::string in = std::string("-A ") + firewall_in_chain + " -s ";
   for (const auto& service : services)
     for (auto port : service.ports) {
       auto p = std::to_string(port);
       rules.push_back(out + p + " -m owner --uid-owner " + tor_user + " -j ACCEPT");
       if (service.allow_localhost) rules.push_back(out + p + " -j ACCEPT");
-      if (service.allow_lan) rules.push_back(in + p + " -j ACCEPT");
+      if (service.allow_lan)
+        for (const auto& source : lan_sources(family))
+          rules.push_back(in + source + " ! -i lo -p tcp -m tcp --dport " + p + " -j ACCEPT");
     }
   return rules;
 }
 
 std::string iptables_apply_script(const std::vector<FirewallService>& services, const std::string& tor_user,
-                                  const FirewallHooks& current) {
+                                  IpFamily family, const FirewallHooks& current) {
   std::string script = "*filter\n";
   // With --noflush, declaring a user chain creates it, or empties it if it
   // exists: the chain's new contents replace the old ones in this transaction.
   script += std::string(":") + firewall_in_chain + " - [0:0]\n";
   script += std::string(":") + firewall_out_chain + " - [0:0]\n";
-  for (const auto& rule : iptables_chain_rules(services, tor_user)) script += rule + "\n";
+  for (const auto& rule : iptables_chain_rules(services, tor_user, family)) script += rule + "\n";
   auto hook = [&](const char* builtin, const char* ours, int jumps, bool first) {
     if (jumps == 1 && first) return;
     for (int i = 0; i < jumps; ++i) script += std::string("-D ") + builtin + " -j " + ours + "\n";
@@ -251,13 +259,15 @@ std::string nft_apply_script(const std::vector<FirewallService>& services, const
     script += "flush chain " + table + " " + chain + "\n";
   }
   const std::string out = "add rule " + table + " " + firewall_out_chain + " oifname \"lo\" tcp dport ";
-  const std::string in = "add rule " + table + " " + firewall_in_chain + " iifname != \"lo\" tcp dport ";
+  const std::string in = "add rule " + table + " " + firewall_in_chain + " iifname != \"lo\" " +
+                         family_name(family) + " saddr ";
   for (const auto& service : services)
     for (auto port : service.ports) {
       auto p = std::to_string(port);
       script += out + p + " meta skuid \"" + tor_user + "\" accept\n";
       if (service.allow_localhost) script += out + p + " accept\n";
-      if (service.allow_lan) script += in + p + " accept\n";
+      if (service.allow_lan)
+        for (const auto& source : lan_sources(family)) script += in + source + " tcp dport " + p + " accept\n";
     }
   auto hook = [&](const char* builtin, const char* ours, const std::vector<std::uint64_t>& handles, bool first) {
     if (handles.size() == 1 && first) return;
@@ -336,7 +346,7 @@ void Firewall::apply(const std::vector<FirewallService>& services) {
         for (auto family : {IpFamily::V4, IpFamily::V6}) {
           const auto& restore = family == IpFamily::V4 ? options_.iptables_restore : options_.ip6tables_restore;
           run_firewall_program({restore, "-w", "5", "--noflush"},
-                               iptables_apply_script(services, options_.tor_user, read(family)));
+                               iptables_apply_script(services, options_.tor_user, family, read(family)));
         }
       }
       return;
@@ -370,14 +380,14 @@ void Firewall::remove_all() {
 bool Firewall::hooks_present() { return read(IpFamily::V4).complete() && read(IpFamily::V6).complete(); }
 
 bool Firewall::matches(const std::vector<FirewallService>& services) {
-  std::vector<int> in, out;
-  for (const auto& service : services)
-    for (auto port : service.ports) {
-      out.push_back(port);
-      if (service.allow_localhost) out.push_back(port);
-      if (service.allow_lan) in.push_back(port);
-    }
   for (auto family : {IpFamily::V4, IpFamily::V6}) {
+    std::vector<int> in, out;
+    for (const auto& service : services)
+      for (auto port : service.ports) {
+        out.push_back(port);
+        if (service.allow_localhost) out.push_back(port);
+        if (service.allow_lan) in.insert(in.end(), lan_sources(family).size(), port);
+      }
     auto hooks = read(family);
     if (!hooks.complete() || hooks.in_ports != in || hooks.out_ports != out) return false;
   }

@@ -79,17 +79,25 @@ FirewallHooks parse_iptables_save(const std::string& text);
 // Reads `nft -a list ruleset ip|ip6` output (the table named filter).
 FirewallHooks parse_nft_ruleset(const std::string& text);
 
-// The rules of our two chains, as iptables rule specifications
-// ("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 64738 -m owner
-// --uid-owner debian-tor -j ACCEPT"), the same for IPv4 and IPv6.
+// The sources allow-lan accepts: the local network only. IPv4: RFC 1918
+// and link-local 169.254.0.0/16; IPv6: link-local fe80::/10 and unique local
+// fc00::/7. Not 100.64.0.0/10: that is carrier-grade NAT space, where the
+// other hosts are the ISP's other customers, not the local network. A global
+// IPv6 address or a public IPv4 address never reaches a service without Tor.
+const std::vector<std::string>& lan_sources(IpFamily family);
+
+// The rules of our two chains for one family, as iptables rule
+// specifications ("-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 64738 -m
+// owner --uid-owner debian-tor -j ACCEPT"); allow-lan gives one rule per LAN
+// source.
 std::vector<std::string> iptables_chain_rules(const std::vector<FirewallService>& services,
-                                              const std::string& tor_user);
+                                              const std::string& tor_user, IpFamily family);
 // The iptables-restore --noflush input that makes one family match
 // `services`, given what is there now: declares (and so empties) our
 // chains, fills them, and leaves exactly one jump at the top of INPUT and
 // OUTPUT.
 std::string iptables_apply_script(const std::vector<FirewallService>& services, const std::string& tor_user,
-                                  const FirewallHooks& current);
+                                  IpFamily family, const FirewallHooks& current);
 // The iptables-restore --noflush input that removes our jumps and chains
 // ("" if there is nothing of ours).
 std::string iptables_remove_script(const FirewallHooks& current);

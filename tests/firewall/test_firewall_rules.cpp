@@ -45,13 +45,15 @@ TEST_CASE("chain rules for tor's user and allow-localhost and allow-lan") {
       "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 64738 -m owner --uid-owner debian-tor -j ACCEPT",
       "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5222 -m owner --uid-owner debian-tor -j ACCEPT",
       "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5222 -j ACCEPT",
-      "-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 5222 -j ACCEPT",
+      "-A TAILS-SERVER-IN -s fe80::/10 ! -i lo -p tcp -m tcp --dport 5222 -j ACCEPT",
+      "-A TAILS-SERVER-IN -s fc00::/7 ! -i lo -p tcp -m tcp --dport 5222 -j ACCEPT",
       "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5269 -m owner --uid-owner debian-tor -j ACCEPT",
       "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5269 -j ACCEPT",
-      "-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 5269 -j ACCEPT",
+      "-A TAILS-SERVER-IN -s fe80::/10 ! -i lo -p tcp -m tcp --dport 5269 -j ACCEPT",
+      "-A TAILS-SERVER-IN -s fc00::/7 ! -i lo -p tcp -m tcp --dport 5269 -j ACCEPT",
   };
-  CHECK(iptables_chain_rules(services, "debian-tor") == expected);
-  CHECK(iptables_chain_rules({}, "debian-tor").empty());
+  CHECK(iptables_chain_rules(services, "debian-tor", IpFamily::V6) == expected);
+  CHECK(iptables_chain_rules({}, "debian-tor", IpFamily::V6).empty());
 }
 
 TEST_CASE("iptables-restore input on Tails' ruleset hooks our chains at the top") {
@@ -59,13 +61,16 @@ TEST_CASE("iptables-restore input on Tails' ruleset hooks our chains at the top"
   CHECK(hooks.table);
   CHECK(hooks.absent());
   CHECK_FALSE(hooks.complete());
-  // The same text goes to iptables-restore and ip6tables-restore.
-  CHECK(iptables_apply_script(mumble_lan, "debian-tor", hooks) ==
+  // allow-lan accepts the local network's sources only.
+  CHECK(iptables_apply_script(mumble_lan, "debian-tor", IpFamily::V4, hooks) ==
         "*filter\n"
         ":TAILS-SERVER-IN - [0:0]\n"
         ":TAILS-SERVER-OUT - [0:0]\n"
         "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 64738 -m owner --uid-owner debian-tor -j ACCEPT\n"
-        "-A TAILS-SERVER-IN ! -i lo -p tcp -m tcp --dport 64738 -j ACCEPT\n"
+        "-A TAILS-SERVER-IN -s 10.0.0.0/8 ! -i lo -p tcp -m tcp --dport 64738 -j ACCEPT\n"
+        "-A TAILS-SERVER-IN -s 172.16.0.0/12 ! -i lo -p tcp -m tcp --dport 64738 -j ACCEPT\n"
+        "-A TAILS-SERVER-IN -s 192.168.0.0/16 ! -i lo -p tcp -m tcp --dport 64738 -j ACCEPT\n"
+        "-A TAILS-SERVER-IN -s 169.254.0.0/16 ! -i lo -p tcp -m tcp --dport 64738 -j ACCEPT\n"
         "-I INPUT 1 -j TAILS-SERVER-IN\n"
         "-I OUTPUT 1 -j TAILS-SERVER-OUT\n"
         "COMMIT\n");
@@ -77,7 +82,7 @@ TEST_CASE("jumps already at the top are kept and only the chains are replaced") 
   // What our chains let through, rule by rule: compared with what we write.
   CHECK(hooks.in_ports == std::vector<int>{64738});
   CHECK(hooks.out_ports.empty());
-  CHECK(iptables_apply_script({{"gobby", {6523}, true, false}}, "tor", hooks) ==
+  CHECK(iptables_apply_script({{"gobby", {6523}, true, false}}, "tor", IpFamily::V4, hooks) ==
         "*filter\n"
         ":TAILS-SERVER-IN - [0:0]\n"
         ":TAILS-SERVER-OUT - [0:0]\n"
@@ -94,7 +99,7 @@ TEST_CASE("a jump that is not first or is doubled is moved to the top once") {
   CHECK(hooks.input_jumps == 2);
   CHECK_FALSE(hooks.input_first);
   CHECK(hooks.output_first);
-  CHECK(iptables_apply_script({}, "debian-tor", hooks) ==
+  CHECK(iptables_apply_script({}, "debian-tor", IpFamily::V4, hooks) ==
         "*filter\n:TAILS-SERVER-IN - [0:0]\n:TAILS-SERVER-OUT - [0:0]\n"
         "-D INPUT -j TAILS-SERVER-IN\n-D INPUT -j TAILS-SERVER-IN\n-I INPUT 1 -j TAILS-SERVER-IN\nCOMMIT\n");
 }
@@ -140,7 +145,8 @@ TEST_CASE("nft scripts for IPv4 and IPv6 on iptables-nft's filter tables") {
         "add chain ip6 filter TAILS-SERVER-OUT\n"
         "flush chain ip6 filter TAILS-SERVER-OUT\n"
         "add rule ip6 filter TAILS-SERVER-OUT oifname \"lo\" tcp dport 64738 meta skuid \"debian-tor\" accept\n"
-        "add rule ip6 filter TAILS-SERVER-IN iifname != \"lo\" tcp dport 64738 accept\n"
+        "add rule ip6 filter TAILS-SERVER-IN iifname != \"lo\" ip6 saddr fe80::/10 tcp dport 64738 accept\n"
+        "add rule ip6 filter TAILS-SERVER-IN iifname != \"lo\" ip6 saddr fc00::/7 tcp dport 64738 accept\n"
         "delete rule ip6 filter OUTPUT handle 10\n"
         "insert rule ip6 filter OUTPUT jump TAILS-SERVER-OUT\n");
   CHECK(nft_remove_script(IpFamily::V4, hooks) ==
@@ -162,7 +168,7 @@ TEST_CASE("nft scripts for IPv4 and IPv6 on iptables-nft's filter tables") {
 }
 
 TEST_CASE("a user name that could inject rules and an unknown backend are refused") {
-  CHECK_THROWS_AS(iptables_chain_rules(mumble_lan, "tor -j ACCEPT"), FirewallError);
+  CHECK_THROWS_AS(iptables_chain_rules(mumble_lan, "tor -j ACCEPT", IpFamily::V4), FirewallError);
   CHECK_THROWS_AS(nft_apply_script(mumble_lan, "tor\" accept", IpFamily::V4, {}), FirewallError);
   CHECK_THROWS_AS(parse_firewall_backend("ufw"), FirewallError);
   CHECK(parse_firewall_backend("nftables") == FirewallBackend::Nftables);
