@@ -167,6 +167,7 @@ void fields(auto& io, Is<PluginSummary> auto& v) {
   io(v.name);
   io(v.state);
   io(v.message);
+  io(v.sdk_version);
 }
 void fields(auto& io, Is<PluginList> auto& v) { io.array(v, signature::plugin_list + 1); }
 void fields(auto& io, Is<Status> auto& v) {

@@ -79,6 +79,7 @@ struct PluginSummary {
   std::string name;
   std::string state;  // "loaded", "insecure", ...
   std::string message;
+  std::string sdk_version;  // "MAJOR.MINOR" the plugin was built against; empty if unknown
   bool operator==(const PluginSummary&) const = default;
 };
 using PluginList = std::vector<PluginSummary>;

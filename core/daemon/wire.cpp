@@ -50,7 +50,7 @@ dbus::ServiceDetails details(const core::ServiceInfo& info, const core::Lifecycl
 dbus::PluginList plugins(const std::vector<core::PluginRecord>& records) {
   dbus::PluginList list;
   for (const auto& r : records)
-    list.push_back({r.file.string(), r.name, std::string(core::to_string(r.state)), r.message});
+    list.push_back({r.file.string(), r.name, std::string(core::to_string(r.state)), r.message, r.sdk_version});
   return list;
 }
 

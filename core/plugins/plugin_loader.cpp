@@ -237,8 +237,9 @@ Step open_library(const fs::path& file, boost::dll::shared_library& library) {
 }
 
 // The C info struct: plain data, safe to read whatever the plugin's ABI.
-// Sets `name` to the plugin name it gives.
-Step check_info(const fs::path& file, const boost::dll::shared_library& library, std::string& name) {
+// Sets the record's name and SDK version to what it gives.
+Step check_info(const fs::path& file, const boost::dll::shared_library& library, PluginRecord& record) {
+  std::string& name = record.name;
   if (!library.has(TAILS_SERVER_PLUGIN_INFO_SYMBOL))
     return Refusal{PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) + " has no " +
                                                 TAILS_SERVER_PLUGIN_INFO_SYMBOL +
@@ -254,6 +255,7 @@ Step check_info(const fs::path& file, const boost::dll::shared_library& library,
                        ": it was not made with TAILS_SERVER_PLUGIN."};
   }
   name = info_string(info.plugin_name);
+  record.sdk_version = std::to_string(info.api_major) + "." + std::to_string(info.api_minor);
 
   if (info.api_major != TAILS_SERVER_API_MAJOR || info.api_minor > TAILS_SERVER_API_MINOR)
     return Refusal{PluginState::WrongApiVersion,
@@ -350,7 +352,7 @@ PluginRecord PluginLoader::load_file(const fs::path& file) {
   auto library = std::make_shared<boost::dll::shared_library>();
   Step refusal = check_file_safety(file);
   if (!refusal) refusal = open_library(file, *library);
-  if (!refusal) refusal = check_info(file, *library, record.name);
+  if (!refusal) refusal = check_info(file, *library, record);
   if (!refusal) refusal = check_unique(file, record.name, records_);
   if (!refusal) {
     // From here on the plugin's own code runs and may leave anything behind

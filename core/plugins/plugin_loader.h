@@ -43,6 +43,7 @@ struct PluginRecord {
   std::string name;     // the plugin's name if it could be read, else empty
   PluginState state = PluginState::NotAPlugin;
   std::string message;  // why it was refused: file, what was expected, what was found
+  std::string sdk_version;  // "MAJOR.MINOR" of the SDK it was built against, if its info struct could be read
   std::shared_ptr<TailsService> service;  // set when state == Loaded
 };
 

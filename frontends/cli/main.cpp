@@ -88,6 +88,7 @@ void list(const Invocation& in) {
     for (const auto& p : client.list_plugins()) {
       if (p.state == "loaded" && doc.contains(p.name)) {
         doc[p.name]["plugin"] = p.file;
+        doc[p.name]["sdk-version"] = p.sdk_version;
         continue;
       }
       // Refused plugins are keyed by file: a path never clashes with a name.
@@ -95,6 +96,7 @@ void list(const Invocation& in) {
       entry["name"] = p.name.empty() ? Document(nullptr) : Document(p.name);
       entry["state"] = p.state;
       entry["message"] = p.message;
+      entry["sdk-version"] = p.sdk_version.empty() ? Document(nullptr) : Document(p.sdk_version);
       doc[p.file] = entry;
     }
   }
@@ -424,7 +426,7 @@ void import_key(const Invocation& in) {
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> table = {
-      {"list", "list [--all]", "list the services; --all adds every plugin file and why any was refused",
+      {"list", "list [--all]", "list the services; --all adds every plugin file, the SDK version it was built against, and why any was refused",
        0, 0, list},
       {"info", "info SVC [--details]",
        "show a service and its options; --details adds types, accepted values and more", 1, 1, info},

@@ -173,6 +173,8 @@ TEST_CASE("a plugin built for another API major is refused before it is construc
                  "built for " + std::to_string(TAILS_SERVER_API_MAJOR + 1) + ".0",
                  "this host supports " + kApi, "Rebuild it against this SDK"});
   CHECK(scan.only().name == "wrong-major");
+  // The SDK version it was built against is recorded for list --all.
+  CHECK(scan.only().sdk_version == std::to_string(TAILS_SERVER_API_MAJOR + 1) + ".0");
 }
 
 TEST_CASE("a plugin built for a newer API minor is refused") {

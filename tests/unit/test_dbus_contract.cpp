@@ -95,8 +95,8 @@ TEST_CASE("A service list survives encoding and decoding") {
 }
 
 TEST_CASE("A plugin list survives encoding and decoding") {
-  dbus::PluginList plugins = {{"/usr/lib/tails-server/plugins/mumble.so", "mumble", "loaded", ""},
-                              {"/tmp/evil.so", "", "insecure", "writable by others"}};
+  dbus::PluginList plugins = {{"/usr/lib/tails-server/plugins/mumble.so", "mumble", "loaded", "", "1.0"},
+                              {"/tmp/evil.so", "", "insecure", "writable by others", ""}};
   CHECK(round_trip(plugins) == plugins);
 }
 
