@@ -1,4 +1,5 @@
 #include "apt/apt_installer.h"
+#include "util/log.h"
 
 #include "apt/child_process.h"
 #include "apt/policy_rc_d.h"
@@ -7,7 +8,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -42,9 +42,9 @@ void call_safely(const Handler& handler, const Value& value) {
   try {
     handler(value);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "<3>apt: a handler failed: %s\n", e.what());
+    log::error(std::string("apt: a handler failed: ") + e.what());
   } catch (...) {
-    std::fprintf(stderr, "<3>apt: a handler failed\n");
+    log::error("apt: a handler failed");
   }
 }
 
@@ -377,9 +377,9 @@ AptInstaller::AptInstaller(sd_event* event, Options options)
     : impl_(std::make_unique<Impl>(event, std::move(options))) {
   try {
     if (remove_leftover_policy_rc_d(impl_->options.policy_rc_d))
-      std::fprintf(stderr, "<4>apt: removed %s left by an earlier run\n", impl_->options.policy_rc_d.c_str());
+      log::warning("apt: removed " + impl_->options.policy_rc_d.string() + " left by an earlier run");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "<3>apt: %s\n", e.what());
+    log::error(std::string("apt: ") + e.what());
   }
 }
 

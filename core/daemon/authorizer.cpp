@@ -3,7 +3,7 @@
 #include "bus_error.h"
 #include "dbus/contract.h"
 #include "dbus/sd_bus_ptr.h"
-#include "log.h"
+#include "util/log.h"
 
 #include <memory>
 #include <string>

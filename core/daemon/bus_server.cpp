@@ -3,7 +3,7 @@
 #include "bus_error.h"
 #include "dbus/codec.h"
 #include "dbus/contract.h"
-#include "log.h"
+#include "util/log.h"
 #include "replies.h"
 #include "wire.h"
 

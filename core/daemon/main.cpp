@@ -8,7 +8,7 @@
 #include "dbus/sd_bus_ptr.h"
 #include "host/system_host.h"
 #include "lifecycle/lifecycle.h"
-#include "log.h"
+#include "util/log.h"
 #include "services/service_manager.h"
 
 #include <boost/program_options.hpp>
@@ -32,9 +32,9 @@ int serve(const core::DaemonConfig& config) {
   core::ServiceManager manager(config, host);
   for (const auto& record : manager.plugins()) {
     if (record.state == core::PluginState::Loaded)
-      daemon::log::info("loaded plugin '" + record.name + "' from " + record.file.string());
+      log::info("loaded plugin '" + record.name + "' from " + record.file.string());
     else
-      daemon::log::warning("refused plugin " + record.file.string() + " (" +
+      log::warning("refused plugin " + record.file.string() + " (" +
                            std::string(core::to_string(record.state)) + "): " + record.message);
   }
 
@@ -75,11 +75,11 @@ int serve(const core::DaemonConfig& config) {
     throw daemon::BusError(dbus::error::failed,
                            std::string("another process owns ") + dbus::bus_name + " already");
   daemon::check(r, std::string("cannot own the bus name ") + dbus::bus_name);
-  daemon::log::info(std::string("serving ") + dbus::interface + " as " + dbus::bus_name + " with " +
+  log::info(std::string("serving ") + dbus::interface + " as " + dbus::bus_name + " with " +
                     std::to_string(manager.service_names().size()) + " services");
 
   daemon::check(sd_event_loop(event.get()), "the event loop failed");
-  daemon::log::info("stopping");
+  log::info("stopping");
   // Detach before the loop goes: the bus is flushed and closed first.
   sd_bus_detach_event(bus.get());
   return EXIT_SUCCESS;
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     core::DaemonConfig config = core::load_daemon_config(config_file);
     return serve(config);
   } catch (const std::exception& e) {
-    daemon::log::error(e.what());
+    log::error(e.what());
     return EXIT_FAILURE;
   }
 }

@@ -2,7 +2,7 @@
 
 #include "bus_error.h"
 #include "dbus/contract.h"
-#include "log.h"
+#include "util/log.h"
 #include "services/service_manager.h"
 
 #include <cstring>

@@ -1,4 +1,5 @@
 #include "firewall/service_firewall.h"
+#include "util/log.h"
 
 #include "services/service_manager.h"
 
@@ -10,16 +11,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 
 namespace tails_server::core {
 
 namespace {
 
 constexpr std::chrono::microseconds debounce{std::chrono::milliseconds(300)};
-
-void log_error(const std::string& text) { std::fprintf(stderr, "<3>%s\n", text.c_str()); }
-void log_warning(const std::string& text) { std::fprintf(stderr, "<4>%s\n", text.c_str()); }
 
 std::uint64_t now_usec(sd_event* event) {
   std::uint64_t now = 0;
@@ -83,7 +80,7 @@ void ServiceFirewall::reconcile() noexcept {
   try {
     sync();
   } catch (const std::exception& error) {
-    log_error(std::string("cannot set up the firewall rules of the enabled services: ") + error.what());
+    log::error(std::string("cannot set up the firewall rules of the enabled services: ") + error.what());
   }
 }
 
@@ -102,7 +99,7 @@ void ServiceFirewall::abandon(const std::string& service) noexcept {
   try {
     sync();
   } catch (const std::exception& error) {
-    log_error("cannot remove the firewall rules of " + service + ": " + error.what());
+    log::error("cannot remove the firewall rules of " + service + ": " + error.what());
   }
 }
 
@@ -112,12 +109,12 @@ bool ServiceFirewall::restore_if_changed() noexcept {
     auto services = wanted();
     // Nothing wanted: nothing to check (no program runs every few seconds).
     if (services.empty() || firewall_->matches(services)) return false;
-    log_warning("the firewall rules of the services are gone or changed (a reload of the firewall?); "
+    log::warning("the firewall rules of the services are gone or changed (a reload of the firewall?); "
                 "applying them again");
     sync();
     return true;
   } catch (const std::exception& error) {
-    log_error(std::string("cannot restore the firewall rules of the services: ") + error.what());
+    log::error(std::string("cannot restore the firewall rules of the services: ") + error.what());
     return false;
   }
 }
@@ -135,7 +132,7 @@ void ServiceFirewall::start_watch() {
           sd_event_add_io(event_, &netlink_source_, fd, EPOLLIN, on_netlink, this) >= 0) {
         netlink_fd_ = fd;
       } else {
-        log_warning("cannot follow nf_tables notifications; checking the firewall rules every 5 s instead");
+        log::warning("cannot follow nf_tables notifications; checking the firewall rules every 5 s instead");
         ::close(fd);
       }
     }
@@ -145,7 +142,7 @@ void ServiceFirewall::start_watch() {
                   : std::chrono::microseconds(netlink_fd_ >= 0 ? std::chrono::seconds(60) : std::chrono::seconds(5));
   if (sd_event_add_time(event_, &timer_source_, CLOCK_MONOTONIC, now_usec(event_) + interval_.count(), 0, on_timer,
                         this) < 0)
-    log_warning("cannot start the firewall check timer");
+    log::warning("cannot start the firewall check timer");
 }
 
 void ServiceFirewall::schedule_check(std::chrono::microseconds delay) {

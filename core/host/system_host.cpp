@@ -1,4 +1,5 @@
 #include "host/system_host.h"
+#include "util/log.h"
 
 #include "host/atomic_file.h"
 #include "util/no_follow.h"
@@ -7,7 +8,6 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <grp.h>
 #include <pwd.h>
@@ -160,9 +160,12 @@ std::string SystemHost::random_password(std::size_t length) {
 }
 
 void SystemHost::log(LogLevel level, std::string_view message) {
-  // sd-daemon(3) priority prefixes, understood by journald.
-  int priority = level == LogLevel::Error ? 3 : level == LogLevel::Warning ? 4 : level == LogLevel::Info ? 6 : 7;
-  std::fprintf(stderr, "<%d>%.*s\n", priority, static_cast<int>(message.size()), message.data());
+  switch (level) {
+    case LogLevel::Error: return log::error(message);
+    case LogLevel::Warning: return log::warning(message);
+    case LogLevel::Info: return log::info(message);
+    case LogLevel::Debug: return log::debug(message);
+  }
 }
 
 }  // namespace tails_server::core

@@ -4,6 +4,7 @@
 #include "lifecycle/autostart_step.h"
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lifecycle_p.h"
+#include "util/log.h"
 
 namespace tails_server::core {
 
@@ -16,14 +17,14 @@ void Lifecycle::autostart(Done done) {
   // On Tails the Persistent Storage is unlocked after the daemon started:
   // read what lies there now, and treat it as the daemon's start does.
   for (const auto& name : impl_->manager.load_persistent_state()) {
-    std::fprintf(stderr, "<6>autostart: read the state of %s from the Persistent Storage\n", name.c_str());
+    log::info("autostart: read the state of " + name + " from the Persistent Storage");
     if (impl_->manager.enabled(name)) impl_->keep_enabled_at_start(name);
   }
   for (const auto& name : impl_->manager.service_names()) {
     try {
       if (impl_->manager.get_option(name, standard_option::autostart) == "true") run->pending.push_back(name);
     } catch (const std::exception& error) {
-      std::fprintf(stderr, "<3>autostart: %s: %s\n", name.c_str(), error.what());
+      log::error("autostart: " + name + ": " + error.what());
     }
   }
   autostart_next(run);
@@ -50,7 +51,7 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
         std::string message = "waiting for the packages of " + service + " (" + join_packages(svc.packages) +
                               ") to be installed, e.g. by Tails' Additional Software; they are never installed "
                               "here";
-        std::fprintf(stderr, "<5>autostart: %s\n", message.c_str());
+        log::notice("autostart: " + message);
         impl.emit(service, impl.compute(service).state, -1, message);
         run->waiting.push_back(service);
         continue;
@@ -61,7 +62,7 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
                               std::to_string(impl.options.package_wait.count()) +
                               " s); autostart never installs packages, so it stays off: install it with "
                               "tails-server install " + service;
-        std::fprintf(stderr, "<3>autostart: %s\n", message.c_str());
+        log::error("autostart: " + message);
         try {
           impl.manager.set_enabled(service, false);
         } catch (const std::exception&) {
@@ -74,28 +75,28 @@ void Lifecycle::autostart_next(const std::shared_ptr<AutostartRun>& run) {
       }
       case AutostartStep::SkipBusy:
         // E.g. a second autostart (the boot unit's and the unlock's) overlapping.
-        std::fprintf(stderr, "<6>autostart: %s is %s already\n", service.c_str(), running->second.c_str());
+        log::info("autostart: " + service + " is " + running->second + " already");
         continue;
       case AutostartStep::SkipRunning:
-        std::fprintf(stderr, "<6>autostart: %s runs already\n", service.c_str());
+        log::info("autostart: " + service + " runs already");
         continue;
       case AutostartStep::Start:
         break;
     }
-    std::fprintf(stderr, "<6>autostart: starting %s\n", service.c_str());
+    log::info("autostart: starting " + service);
     try {
       enable(service, [this, service, run](std::optional<LifecycleError> error) {
         if (error) {
-          std::fprintf(stderr, "<3>autostart: %s did not start: %s\n", service.c_str(), error->what());
+          log::error("autostart: " + service + " did not start: " + error->what());
           run->failures.push_back(service + ": " + error->what());
         } else {
-          std::fprintf(stderr, "<6>autostart: %s started\n", service.c_str());
+          log::info("autostart: " + service + " started");
         }
         autostart_next(run);
       });
       return;  // continues from enable's callback
     } catch (const std::exception& error) {
-      std::fprintf(stderr, "<3>autostart: %s did not start: %s\n", service.c_str(), error.what());
+      log::error("autostart: " + service + " did not start: " + error.what());
       run->failures.push_back(service + ": " + error.what());
     }
   }
@@ -123,7 +124,7 @@ void Lifecycle::wait_for_packages(const std::shared_ptr<AutostartRun>& run) {
   }
   sd_event_source* source = nullptr;
   if (sd_event_add_time(impl.event, &source, CLOCK_MONOTONIC, at, 0, &Lifecycle::on_package_timer, this) < 0) {
-    std::fprintf(stderr, "<3>autostart: cannot wait for packages (no timer)\n");
+    log::error("autostart: cannot wait for packages (no timer)");
     return;
   }
   impl.package_timer.reset(source);

@@ -1,7 +1,7 @@
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/lifecycle_p.h"
+#include "util/log.h"
 
-#include <cstdio>
 
 namespace tails_server::core {
 
@@ -20,7 +20,7 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
     try {
       impl_->publish(name);
     } catch (const std::exception& error) {
-      std::fprintf(stderr, "<3>cannot publish the onion of %s: %s\n", name.c_str(), error.what());
+      log::error("cannot publish the onion of " + name + ": " + error.what());
     }
   }
   // The rules of the services recorded as enabled, and nothing else: after a
@@ -32,7 +32,7 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
   try {
     impl_->mounts = std::make_unique<MountWatch>(event, [this] { storage_changed(); });
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "<4>the Persistent Storage will not be noticed when it is unlocked: %s\n", error.what());
+    log::warning(std::string("the Persistent Storage will not be noticed when it is unlocked: ") + error.what());
   }
 }
 
@@ -41,9 +41,9 @@ void Lifecycle::storage_changed() {
   if (present == impl_->storage_present) return;
   impl_->storage_present = present;
   if (!present) return;
-  std::fprintf(stderr, "<6>the Persistent Storage is unlocked: starting the services marked autostart\n");
+  log::info("the Persistent Storage is unlocked: starting the services marked autostart");
   autostart([](std::optional<LifecycleError> error) {
-    if (error) std::fprintf(stderr, "<3>%s\n", error->what());
+    if (error) log::error(std::string(error->what()));
   });
 }
 
@@ -71,9 +71,9 @@ void Lifecycle::refresh_onion(const std::string& service) noexcept {
   try {
     if (impl_->manager.enabled(service) && !impl_->operations.count(service)) impl_->publish(service);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "<4>cannot publish the onion of %s again: %s\n", service.c_str(), e.what());
+    log::warning("cannot publish the onion of " + service + " again: " + e.what());
   } catch (...) {
-    std::fprintf(stderr, "<3>cannot publish the onion of %s again (unknown exception)\n", service.c_str());
+    log::error("cannot publish the onion of " + service + " again (unknown exception)");
   }
 }
 

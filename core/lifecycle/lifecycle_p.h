@@ -4,6 +4,7 @@
 #pragma once
 
 #include "lifecycle/lifecycle.h"
+#include "util/log.h"
 
 #include "apt/apt_installer.h"
 #include "firewall/service_firewall.h"
@@ -17,7 +18,6 @@
 
 #include <tails_server/standard_options.h>
 
-#include <cstdio>
 #include <map>
 #include <memory>
 
@@ -264,10 +264,10 @@ struct Lifecycle::Impl {
       const auto& active = unit->active_state;
       if (active == "active" || active == "activating" || active == "reloading") return true;
       manager.set_enabled(service, false);
-      std::fprintf(stderr, "<5>%s is not running and not marked autostart: recorded as disabled\n", service.c_str());
+      log::notice(service + " is not running and not marked autostart: recorded as disabled");
       return false;
     } catch (const std::exception& error) {
-      std::fprintf(stderr, "<3>%s: %s\n", service.c_str(), error.what());
+      log::error(service + ": " + error.what());
       return true;
     }
   }
@@ -301,7 +301,7 @@ struct Lifecycle::Impl {
         try {
           systemctl("start");
         } catch (const std::exception& error) {
-          std::fprintf(stderr, "<3>%s\n", error.what());
+          log::error(std::string(error.what()));
         }
       }
       operations.erase(service);

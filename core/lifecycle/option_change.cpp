@@ -2,8 +2,8 @@
 // what follows them (option_effects.h).
 #include "lifecycle/lifecycle.h"
 #include "lifecycle/option_effects.h"
+#include "util/log.h"
 
-#include <cstdio>
 
 namespace tails_server::core {
 namespace {
@@ -28,30 +28,30 @@ Lifecycle::OptionResult Lifecycle::change_option(const std::string& service, con
   facts.service = service;
   facts.option = option;
   facts.value = value ? manager_.set_option(service, option, *value) : manager_.reset_option(service, option);
-  std::fprintf(stderr, "<6>%s option %s/%s\n", value ? "set" : "reset", service.c_str(), option.c_str());
+  log::info(std::string(value ? "set" : "reset") + " option " + service + "/" + option);
   facts.type = option_type(manager_, service, option);
   facts.persistent = manager_.persistent(service);
   facts.enabled = manager_.enabled(service);
   OptionEffects effects = option_effects(facts);
-  if (!effects.warning.empty()) std::fprintf(stderr, "<4>%s\n", effects.warning.c_str());
+  if (!effects.warning.empty()) log::warning(effects.warning);
   if (effects.republish_onion) refresh_onion(service);
   if (effects.reapply_firewall) {
     try {
       refresh_firewall(service);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "<3>cannot update the firewall rules of %s: %s\n", service.c_str(), e.what());
+      log::error("cannot update the firewall rules of " + service + ": " + e.what());
     }
   }
   return {facts.value, effects.warning, effects.restart};
 }
 
 void Lifecycle::apply_option(const std::string& service, const std::string& option, Done done) {
-  std::fprintf(stderr, "<6>restarting %s to apply %s\n", service.c_str(), option.c_str());
+  log::info("restarting " + service + " to apply " + option);
   apply(service, [service, option, done = std::move(done)](std::optional<LifecycleError> error) {
     if (!error) return done(std::nullopt);
     std::string message =
         "the option '" + option + "' is set, but " + service + " did not restart with it: " + error->what();
-    std::fprintf(stderr, "<4>%s\n", message.c_str());
+    log::warning(message);
     done(LifecycleError(error->code(), message));
   });
 }
