@@ -3,6 +3,7 @@
 #include "bus_error.h"
 #include "dbus/codec.h"
 #include "dbus/contract.h"
+#include "secret/wipe.h"
 #include "util/log.h"
 #include "replies.h"
 #include "wire.h"
@@ -19,17 +20,11 @@ using MessageRef = std::shared_ptr<sd_bus_message>;
 
 MessageRef hold(sd_bus_message* call) { return MessageRef(sd_bus_message_ref(call), sd_bus_message_unref); }
 
-// Overwrites a secret before its memory is freed.
-void wipe(std::string& secret) noexcept {
-  explicit_bzero(secret.data(), secret.size());
-  secret.clear();
-}
-
 // Bytes that are wiped when the last holder goes (a key file on its way
 // through an asynchronous authorization).
 struct WipedString {
   std::string value;
-  ~WipedString() { wipe(value); }
+  ~WipedString() { wipe_secret(value); }
 };
 
 }  // namespace
@@ -281,7 +276,7 @@ void BusServer::add_client(sd_bus_message* call) {
           for (std::string* secret : {&c.private_key_base32, &c.auth_private_line, &c.control_command,
                                       &credential.tor_browser_key, &credential.auth_private,
                                       &credential.onion_client_auth_add})
-            wipe(*secret);
+            wipe_secret(*secret);
         };
         try {
           reply(call, credential);
@@ -317,7 +312,7 @@ void BusServer::import_key(sd_bus_message* call) {
     dbus::ImportKeyCall args = dbus::decode<dbus::ImportKeyCall>(call);
     service = args.service;
     key->value.swap(args.key_file);
-    wipe(args.key_file);
+    wipe_secret(args.key_file);
   }
   std::size_t size = key->value.size();
   if (size > dbus::max_key_file_size)
@@ -328,7 +323,7 @@ void BusServer::import_key(sd_bus_message* call) {
   when_authorized_for(call, service, "importing an onion key for '" + service + "'",
                       [this, service, key](sd_bus_message* call) {
                         std::string address = manager_.import_onion_key(service, key->value);
-                        wipe(key->value);
+                        wipe_secret(key->value);
                         log::info("imported an onion key for " + service);
                         reply(call, address);
                       });

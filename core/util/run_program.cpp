@@ -1,5 +1,7 @@
 #include "util/run_program.h"
 
+#include "util/fd.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -7,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,15 +23,25 @@ ProgramResult run_program(const ProgramRun& run) {
   for (const auto& e : run.environment) c_env.push_back(const_cast<char*>(e.c_str()));
   c_env.push_back(nullptr);
 
-  int in_pipe[2], out_pipe[2], exec_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw RunError(std::string("pipe: ") + std::strerror(errno));
+  // stdin is a memory file holding the input: nothing to feed while the
+  // program runs, so no deadlock, and no SIGPIPE if it exits without reading.
+  Fd input(::memfd_create("tails-server-input", MFD_CLOEXEC));
+  if (!input) throw RunError(std::string("memfd_create: ") + std::strerror(errno));
+  for (std::size_t done = 0; done < run.input.size();) {
+    ssize_t n = ::write(input.get(), run.input.data() + done, run.input.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw RunError(std::string("cannot buffer the input: ") + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
+  ::lseek(input.get(), 0, SEEK_SET);
+  int out_pipe[2], exec_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw RunError(std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(exec_pipe, O_CLOEXEC) != 0) throw RunError(std::string("pipe: ") + std::strerror(errno));
 
   pid_t pid = ::fork();
   if (pid < 0) throw RunError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
+    ::dup2(input.get(), 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(out_pipe[1], 2);
     ::signal(SIGPIPE, SIG_DFL);
@@ -48,7 +61,7 @@ ProgramResult run_program(const ProgramRun& run) {
     (void)!::write(exec_pipe[1], &error, sizeof error);
     ::_exit(127);
   }
-  ::close(in_pipe[0]);
+  input.reset();
   ::close(out_pipe[1]);
   ::close(exec_pipe[1]);
 
@@ -65,21 +78,12 @@ ProgramResult run_program(const ProgramRun& run) {
   }
   ::close(exec_pipe[0]);
   if (got == sizeof exec_error) {
-    ::close(in_pipe[1]);
     ::close(out_pipe[0]);
     reap();
     throw RunError("cannot run " + run.argv[0] + ": " + std::strerror(exec_error));
   }
 
   ProgramResult result;
-  std::size_t written = 0;
-  int in_fd = in_pipe[1];
-  if (run.input.empty()) {
-    ::close(in_fd);
-    in_fd = -1;
-  } else {
-    ::fcntl(in_fd, F_SETFL, O_NONBLOCK);
-  }
   auto deadline = std::chrono::steady_clock::now() + run.timeout;
   bool timed_out = false;
   int out_fd = out_pipe[0];
@@ -89,18 +93,9 @@ ProgramResult run_program(const ProgramRun& run) {
       timed_out = true;
       break;
     }
-    pollfd fds[2] = {{out_fd, POLLIN, 0}, {in_fd, POLLOUT, 0}};
-    int n = ::poll(fds, in_fd >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    pollfd fds[1] = {{out_fd, POLLIN, 0}};
+    int n = ::poll(fds, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
     if (n < 0 && errno != EINTR) break;
-    if (in_fd >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t w = ::write(in_fd, run.input.data() + written, run.input.size() - written);
-      if (w > 0) written += static_cast<std::size_t>(w);
-      if (w < 0 && errno != EAGAIN && errno != EINTR) written = run.input.size();
-      if (written >= run.input.size()) {
-        ::close(in_fd);
-        in_fd = -1;
-      }
-    }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buffer[4096];
       ssize_t r = ::read(out_fd, buffer, sizeof buffer);
@@ -112,7 +107,6 @@ ProgramResult run_program(const ProgramRun& run) {
       }
     }
   }
-  if (in_fd >= 0) ::close(in_fd);
   if (out_fd >= 0) ::close(out_fd);
   if (timed_out) {
     ::kill(pid, SIGKILL);

@@ -299,7 +299,7 @@ void set_option(const Invocation& in) {
   // Without VALUE, the value (typically a password) comes from standard input.
   std::string value = in.args.size() > 2 ? in.args[2] : read_secret("New value of " + service + " " + name);
   OptionChange change = client.set_option(service, name, value);
-  wipe(value);
+  wipe_secret(value);
   print_changed(client, in, change);
 }
 
@@ -366,7 +366,7 @@ void connection_info(const Invocation& in) {
     s["qr"] = qr;
   }
   print(std::cout, Document{{service, s}}, in.format);
-  for (auto& field : c.fields) wipe(field.second);
+  for (auto& field : c.fields) wipe_secret(field.second);
   if (in.qr && in.format == Format::Yaml) {
     std::cout << "\nQR code of " << qr_text << ":\n" << qr;
     if (has_password) std::cout << "The password is shown above; share it separately.\n";
@@ -385,9 +385,9 @@ void client_add(const Invocation& in, DaemonClient& client) {
                  {"onion-client-auth-add", c.onion_client_auth_add}},
         in.format);
   std::cout << std::flush;
-  wipe(c.tor_browser_key);
-  wipe(c.auth_private);
-  wipe(c.onion_client_auth_add);
+  wipe_secret(c.tor_browser_key);
+  wipe_secret(c.auth_private);
+  wipe_secret(c.onion_client_auth_add);
   std::cerr << "Give this to " << one_line(name)
             << " privately; it is not stored and cannot be shown again. Tor Browser asks for the key when it "
                "first opens the address.\n";
@@ -417,10 +417,10 @@ void import_key(const Invocation& in) {
   try {
     address = client.import_key(service, key);
   } catch (...) {
-    wipe(key);
+    wipe_secret(key);
     throw;
   }
-  wipe(key);
+  wipe_secret(key);
   print(std::cout, Document{{"address", address}}, in.format);
 }
 

@@ -56,11 +56,6 @@ std::string read_secret(const std::string& prompt) {
   return first;
 }
 
-void wipe(std::string& secret) {
-  explicit_bzero(secret.data(), secret.size());
-  secret.clear();
-}
-
 std::string read_key_file(const std::string& path) {
   int fd = path == "-" ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   std::string shown = path == "-" ? "standard input" : path;
@@ -78,11 +73,11 @@ std::string read_key_file(const std::string& path) {
   explicit_bzero(buffer, sizeof buffer);
   if (fd != STDIN_FILENO) close(fd);
   if (error) {
-    wipe(data);
+    wipe_secret(data);
     throw ClientError(ExitCode::failed, "cannot read " + shown + ": " + std::strerror(error));
   }
   if (data.size() > dbus::max_key_file_size) {
-    wipe(data);
+    wipe_secret(data);
     throw ClientError(ExitCode::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
                                                "tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
   }

@@ -3,6 +3,8 @@
 // them.
 #pragma once
 
+#include "secret/wipe.h"
+
 #include <string>
 
 namespace tails_server::cli {
@@ -19,7 +21,7 @@ std::string read_secret(const std::string& prompt);
 // key can be (dbus::max_key_file_size).
 std::string read_key_file(const std::string& path);
 
-// Overwrites a secret before its memory is freed.
-void wipe(std::string& secret);
+// wipe_secret (secret/wipe.h) overwrites a secret before its memory is freed.
+using tails_server::wipe_secret;
 
 }  // namespace tails_server::cli

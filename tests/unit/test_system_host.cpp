@@ -138,3 +138,12 @@ TEST_CASE("A symbolic link on the way to a file is never followed by write_file 
   CHECK(std::string(std::istreambuf_iterator<char>(kept), {}) == "root entry\n");
   CHECK(std::filesystem::is_regular_file(std::filesystem::symlink_status(tmp / "var/lib/svc/key")));
 }
+
+TEST_CASE("A program that exits without reading its input neither blocks nor kills the caller") {
+  core::SystemHost host;
+  // More than a pipe holds: fed through a pipe, this raised SIGPIPE in the daemon.
+  RunResult result = host.run({"true"}, with_input(std::string(1 << 20, 'x')));
+  CHECK(result.exit_code == 0);
+  result = host.run({"sh", "-c", "exit 3"}, with_input(std::string(1 << 20, 'x')));
+  CHECK(result.exit_code == 3);
+}

@@ -154,14 +154,4 @@ std::vector<std::uint8_t> base64_decode(std::string_view text) {
   return out;
 }
 
-void wipe_secret(std::string& buffer) {
-  OPENSSL_cleanse(buffer.data(), buffer.size());
-  buffer.clear();
-}
-
-void wipe_secret(std::vector<std::uint8_t>& buffer) {
-  OPENSSL_cleanse(buffer.data(), buffer.size());
-  buffer.clear();
-}
-
 }  // namespace tails_server::core

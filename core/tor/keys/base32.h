@@ -4,6 +4,8 @@
 // often a secret key.
 #pragma once
 
+#include "secret/wipe.h"
+
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -40,9 +42,5 @@ std::string base64_encode(std::span<const std::uint8_t> bytes);
 // bits.
 std::vector<std::uint8_t> base64_decode(std::string_view text);
 
-// Overwrites the contents of a buffer that held secret material (with
-// OPENSSL_cleanse, which the compiler cannot optimize away), then clears it.
-void wipe_secret(std::string& buffer);
-void wipe_secret(std::vector<std::uint8_t>& buffer);
 
 }  // namespace tails_server::core

@@ -78,9 +78,9 @@ TEST_CASE("base64 refuses bad characters and padding with a clear error") {
 
 TEST_CASE("wipe_secret clears the buffer") {
   std::string text = "secret";
-  wipe_secret(text);
+  tails_server::wipe_secret(text);
   CHECK(text.empty());
   std::vector<std::uint8_t> data = {1, 2, 3};
-  wipe_secret(data);
+  tails_server::wipe_secret(data);
   CHECK(data.empty());
 }
