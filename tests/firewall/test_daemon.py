@@ -229,8 +229,20 @@ def tor_rule_for(port):
     return len([l for l in our_rules().splitlines() if dport(port).search(l) and re.search("uid-owner|skuid", l)]) == 2
 
 
+# The sources allow-lan accepts (core/firewall: lan_sources), IPv4 and IPv6.
+LAN_SOURCES = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fe80::/10", "fc00::/7"}
+
+
 def lan_rule_for(port):
-    return len([l for l in our_rules().splitlines() if dport(port).search(l) and "TAILS-SERVER-IN" in l]) == 2
+    """One rule per local-network source for the port, and none without a source."""
+    lines = [l for l in our_rules().splitlines() if dport(port).search(l) and "TAILS-SERVER-IN" in l]
+    sources = set()
+    for line in lines:
+        found = re.search(r"(?:-s |saddr )(\S+)", line)
+        if not found:
+            return False
+        sources.add(found.group(1))
+    return len(lines) == len(LAN_SOURCES) and sources == LAN_SOURCES
 
 
 def no_lan_rule_for(port, rules):
