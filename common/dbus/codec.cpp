@@ -35,6 +35,15 @@ class Writer {
     std::int32_t i = value;
     check(sd_bus_message_append_basic(m_, 'i', &i), writing);
   }
+  void operator()(std::int64_t value) { check(sd_bus_message_append_basic(m_, 'x', &value), writing); }
+  void operator()(std::uint32_t value) { check(sd_bus_message_append_basic(m_, 'u', &value), writing); }
+  // A struct nested in a struct.
+  template <class T>
+  void nested(const T& value, const char* element) {
+    open('r', struct_contents(element).c_str());
+    fields(*this, value);
+    close();
+  }
   void operator()(const std::vector<std::string>& values) {
     open('a', "s");
     for (const auto& value : values) (*this)(value);
@@ -81,6 +90,14 @@ class Reader {
     std::int32_t i = 0;
     check(sd_bus_message_read_basic(m_, 'i', &i), reading);
     value = i;
+  }
+  void operator()(std::int64_t& value) { check(sd_bus_message_read_basic(m_, 'x', &value), reading); }
+  void operator()(std::uint32_t& value) { check(sd_bus_message_read_basic(m_, 'u', &value), reading); }
+  template <class T>
+  void nested(T& value, const char* element) {
+    enter('r', struct_contents(element).c_str());
+    fields(*this, value);
+    exit();
   }
   void operator()(std::vector<std::string>& values) {
     values.clear();
@@ -197,6 +214,17 @@ void fields(auto& io, Is<Option> auto& v) {
   io(v.is_default);
 }
 void fields(auto& io, Is<OptionList> auto& v) { io.array(v, signature::option_list + 1); }
+void fields(auto& io, Is<OptionForm> auto& v) {
+  io.nested(v.option, "(sssssbbb)");
+  io(v.label);
+  io(v.group);
+  io(v.minimum);
+  io(v.maximum);
+  io(v.choices);
+  io(v.max_length);
+  io(v.generated);
+}
+void fields(auto& io, Is<OptionFormList> auto& v) { io.array(v, signature::option_forms + 1); }
 void fields(auto& io, Is<OptionChange> auto& v) {
   io(v.value);
   io(v.warning);
@@ -367,6 +395,7 @@ void encode(sd_bus_message* m, const PluginList& value) { encode_fields(m, value
 void encode(sd_bus_message* m, const ServiceDetails& value) { encode_details(m, value); }
 void encode(sd_bus_message* m, const Status& value) { encode_fields(m, value); }
 void encode(sd_bus_message* m, const OptionList& value) { encode_fields(m, value); }
+void encode(sd_bus_message* m, const OptionFormList& value) { encode_fields(m, value); }
 void encode(sd_bus_message* m, const OptionChange& value) { encode_fields(m, value); }
 void encode(sd_bus_message* m, const ConnectionInfo& value) { encode_fields(m, value); }
 void encode(sd_bus_message* m, const Credential& value) { encode_fields(m, value); }
@@ -386,6 +415,7 @@ void decode(sd_bus_message* m, PluginList& value) { decode_fields(m, value); }
 void decode(sd_bus_message* m, ServiceDetails& value) { decode_details(m, value); }
 void decode(sd_bus_message* m, Status& value) { decode_fields(m, value); }
 void decode(sd_bus_message* m, OptionList& value) { decode_fields(m, value); }
+void decode(sd_bus_message* m, OptionFormList& value) { decode_fields(m, value); }
 void decode(sd_bus_message* m, OptionChange& value) { decode_fields(m, value); }
 void decode(sd_bus_message* m, ConnectionInfo& value) { decode_fields(m, value); }
 void decode(sd_bus_message* m, Credential& value) { decode_fields(m, value); }

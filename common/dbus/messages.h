@@ -142,6 +142,20 @@ struct Option {
 };
 using OptionList = std::vector<Option>;
 
+// One entry of DescribeOptions: an option and what a form needs to show it.
+struct OptionForm {
+  Option option;             // as GetOptions gives it
+  std::string label;         // the name in the GUI (the option's name if the plugin gave none)
+  std::string group;         // "service", "onion" or "tails" (persistence, autostart, access)
+  std::int64_t minimum = 0;  // integer and port: the bounds; both 0 for other types
+  std::int64_t maximum = 0;
+  std::vector<std::string> choices;  // enum: the accepted values
+  std::uint32_t max_length = 0;      // string and secret: the longest value; 0 for other types
+  bool generated = false;            // a secret the daemon generates (ResetOption makes a new one)
+  bool operator==(const OptionForm&) const = default;
+};
+using OptionFormList = std::vector<OptionForm>;
+
 // The reply of SetOption and ResetOption.
 struct OptionChange {
   std::string value;    // canonical
@@ -202,6 +216,7 @@ template <> struct Signature<PluginList> : SignatureIs<signature::plugin_list> {
 template <> struct Signature<ServiceDetails> : SignatureIs<signature::service_details> {};
 template <> struct Signature<Status> : SignatureIs<signature::status> {};
 template <> struct Signature<OptionList> : SignatureIs<signature::option_list> {};
+template <> struct Signature<OptionFormList> : SignatureIs<signature::option_forms> {};
 template <> struct Signature<OptionChange> : SignatureIs<signature::option_change> {};
 template <> struct Signature<ConnectionInfo> : SignatureIs<signature::connection_info> {};
 template <> struct Signature<Credential> : SignatureIs<signature::credential> {};

@@ -54,6 +54,9 @@ const sd_bus_vtable BusServer::vtable_[] = {
     SD_BUS_METHOD_WITH_NAMES(method::get_options, signature::service_call, SD_BUS_PARAM(service),
                              signature::option_list, SD_BUS_PARAM(options), &handle<&BusServer::get_options>,
                              SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES(method::describe_options, signature::service_call, SD_BUS_PARAM(service),
+                             signature::option_forms, SD_BUS_PARAM(options),
+                             &handle<&BusServer::describe_options>, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES(method::get_option, signature::option_call, SD_BUS_PARAM(service) SD_BUS_PARAM(option),
                              signature::text, SD_BUS_PARAM(value), &handle<&BusServer::get_option>,
                              SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
@@ -172,6 +175,11 @@ void BusServer::get_status(sd_bus_message* call) {
 void BusServer::get_options(sd_bus_message* call) {
   auto [service] = dbus::decode<dbus::ServiceCall>(call);
   reply(call, wire::options(manager_.options(service, /*reveal=*/false)));
+}
+
+void BusServer::describe_options(sd_bus_message* call) {
+  auto [service] = dbus::decode<dbus::ServiceCall>(call);
+  reply(call, wire::option_forms(manager_.options(service, /*reveal=*/false)));
 }
 
 void BusServer::get_option(sd_bus_message* call) {

@@ -58,6 +58,7 @@ class BusServer {
   void get_info(sd_bus_message* call);
   void get_status(sd_bus_message* call);
   void get_options(sd_bus_message* call);
+  void describe_options(sd_bus_message* call);
   void get_option(sd_bus_message* call);
   void set_option(sd_bus_message* call);
   void reset_option(sd_bus_message* call);

@@ -61,6 +61,14 @@ dbus::OptionList options(const std::vector<core::OptionView>& views) {
   return list;
 }
 
+dbus::OptionFormList option_forms(const std::vector<core::OptionView>& views) {
+  dbus::OptionFormList list;
+  for (const auto& o : views)
+    list.push_back({{o.name, o.type, o.value, o.description, o.accepted, o.secret, o.read_only, o.is_default},
+                    o.label, o.group, o.minimum, o.maximum, o.choices, o.max_length, o.generated});
+  return list;
+}
+
 dbus::ConnectionInfo connection_info(const ConnectionInfo& info) { return {info.fields, info.instructions}; }
 
 dbus::StateChange state_change(const core::StateChange& c) { return {c.service, c.state, c.percent, c.message}; }

@@ -17,6 +17,7 @@ dbus::ServiceSummary summary(const std::string& name, const core::ServiceInfo& i
 dbus::ServiceDetails details(const core::ServiceInfo& info, const core::LifecycleStatus& status);
 dbus::PluginList plugins(const std::vector<core::PluginRecord>& records);
 dbus::OptionList options(const std::vector<core::OptionView>& views);
+dbus::OptionFormList option_forms(const std::vector<core::OptionView>& views);
 dbus::ConnectionInfo connection_info(const ConnectionInfo& info);
 dbus::StateChange state_change(const core::StateChange& change);
 

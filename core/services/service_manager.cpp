@@ -92,6 +92,31 @@ ServiceInfo ServiceManager::info(const std::string& service) const {
   return info;
 }
 
+// The group of an option in a form: the four Tails choices, the onion's own
+// settings, and the rest (the plugin's).
+static std::string option_group(const std::string& name) {
+  namespace standard = standard_option;
+  for (const char* tails : {standard::persistence, standard::autostart, standard::allow_localhost, standard::allow_lan})
+    if (name == tails) return "tails";
+  if (name == standard::virtual_port || name == standard::client_authorization) return "onion";
+  return "service";
+}
+
+// Fills the form fields of `view` from the option's type.
+static void describe_form(const TailsServiceOption& option, OptionView& view) {
+  view.label = option.name_in_gui.empty() ? option.name() : option.name_in_gui;
+  view.group = option_group(option.name());
+  if (const auto* integer = dynamic_cast<const IntOption*>(&option)) {
+    view.minimum = integer->min();
+    view.maximum = integer->max();
+  } else if (const auto* choice = dynamic_cast<const EnumOption*>(&option)) {
+    view.choices = choice->choices();
+  } else if (const auto* text = dynamic_cast<const StringOption*>(&option)) {
+    view.max_length = static_cast<std::uint32_t>(text->rules().max_length);
+    view.generated = option.kind() == OptionKind::Secret;
+  }
+}
+
 std::vector<OptionView> ServiceManager::options(const std::string& service, bool reveal) const {
   const auto& entry = impl_->find(service);
   std::vector<OptionView> views;
@@ -104,6 +129,7 @@ std::vector<OptionView> ServiceManager::options(const std::string& service, bool
     view.secret = option->is_secret();
     view.read_only = option->is_read_only();
     view.is_default = !entry.state.options.count(option->name());
+    describe_form(*option, view);
     if (view.secret && !reveal) {
       view.value = masked;
     } else {

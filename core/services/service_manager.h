@@ -47,6 +47,13 @@ struct OptionView {
   bool secret = false;
   bool read_only = false;
   bool is_default = true;   // not set by the user
+  // What a form needs (DescribeOptions).
+  std::string label;        // name_in_gui, or the name
+  std::string group;        // "service", "onion" or "tails"
+  std::int64_t minimum = 0, maximum = 0;  // integer and port
+  std::vector<std::string> choices;       // enum
+  std::uint32_t max_length = 0;           // string and secret
+  bool generated = false;                 // secret
 };
 
 struct ServiceInfo {

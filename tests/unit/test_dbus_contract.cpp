@@ -145,6 +145,21 @@ TEST_CASE("An option list survives encoding and decoding") {
   CHECK(round_trip(options) == options);
 }
 
+TEST_CASE("Option forms survive encoding and decoding, bounds, choices and lengths included") {
+  dbus::OptionFormList forms = {
+      {{"local-port", "port", "64738", "Port", "1 to 65535", false, false, true}, "Local port", "service",
+       1, 65535, {}, 0, false},
+      {{"codec", "enum", "opus", "Codec", "opus or celt", false, false, false}, "Codec", "service", 0, 0,
+       {"opus", "celt"}, 0, false},
+      {{"server-password", "secret", "********", "Password", "any text", true, false, false}, "Password",
+       "service", 0, 0, {}, 128, true},
+      {{"persistence", "boolean", "false", "Keep it", "true or false", false, false, true}, "Persistence",
+       "tails", 0, 0, {}, 0, false},
+      {{"big", "integer", "-5", "Big", "any", false, false, true}, "Big", "service", -(std::int64_t{1} << 40),
+       std::int64_t{1} << 40, {}, 0, false}};
+  CHECK(round_trip(forms) == forms);
+}
+
 TEST_CASE("An option change survives encoding and decoding") {
   dbus::OptionChange change{"true", "LAN access is on: devices on the local network can connect to mumble."};
   CHECK(round_trip(change) == change);
