@@ -1,7 +1,7 @@
 // The CLI's exit codes, one per kind of failure (documented in --help).
 #pragma once
 
-#include <string_view>
+#include "error.h"
 
 namespace tails_server::cli {
 
@@ -21,8 +21,24 @@ enum ExitCode : int {
   interrupted = 130,     // SIGINT or SIGTERM while waiting (the daemon goes on)
 };
 
-// The exit code for a D-Bus error name from the daemon or the bus.
-ExitCode exit_code_for(std::string_view dbus_error_name);
+// The exit code for a kind of failure: one per kind.
+constexpr ExitCode exit_code_for(client::ErrorKind kind) {
+  using client::ErrorKind;
+  switch (kind) {
+    case ErrorKind::unreachable: return unreachable;
+    case ErrorKind::no_such_service: return no_such_service;
+    case ErrorKind::no_such_option: return no_such_option;
+    case ErrorKind::invalid_value: return invalid_value;
+    case ErrorKind::access_denied: return access_denied;
+    case ErrorKind::state_error: return state_error;
+    case ErrorKind::busy: return busy;
+    case ErrorKind::not_installed: return not_installed;
+    case ErrorKind::no_such_client: return no_such_client;
+    case ErrorKind::interrupted: return interrupted;
+    case ErrorKind::failed: break;
+  }
+  return failed;
+}
 
 inline constexpr const char* exit_codes_help =
     "Exit status:\n"

@@ -26,6 +26,7 @@
 namespace po = boost::program_options;
 namespace method = tails_server::dbus::method;
 using namespace tails_server::cli;
+using namespace tails_server::client;
 
 namespace {
 
@@ -246,7 +247,7 @@ void uninstall(const Invocation& in) {
     std::getline(std::cin, answer);
     std::transform(answer.begin(), answer.end(), answer.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (answer != "y" && answer != "yes") throw ClientError(ExitCode::failed, "nothing was removed");
+    if (answer != "y" && answer != "yes") throw ClientError(ErrorKind::failed, "nothing was removed");
   }
   long_operation(in, client, method::uninstall, package_timeout,
                  [&](DaemonClient&) { return service + ": uninstalled"; });
@@ -346,7 +347,7 @@ void connection_info(const Invocation& in) {
   if (in.qr) {
     ServiceDetails d = client.info(service);
     if (d.status.address.empty())
-      throw ClientError(ExitCode::failed, service +
+      throw ClientError(ErrorKind::failed, service +
                                               " has no onion address yet, so there is no QR code to show; "
                                               "enable it or import a key first (or leave out --qr)");
     qr_text = d.status.address + ":" + std::to_string(d.remote_port);
@@ -551,7 +552,7 @@ int main(int argc, char** argv) {
     return ExitCode::usage_error;
   } catch (const ClientError& e) {
     std::cerr << "tails-server: " << e.what() << '\n';
-    return e.code();
+    return exit_code_for(e.kind());
   } catch (const std::exception& e) {
     std::cerr << "tails-server: " << e.what() << '\n';
     return ExitCode::failed;

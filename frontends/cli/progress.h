@@ -9,6 +9,8 @@
 
 namespace tails_server::cli {
 
+using client::StateChange;
+
 // Text from the daemon (apt's or the journal's words) on one line, without
 // control characters that a terminal would obey.
 std::string one_line(const std::string& text);

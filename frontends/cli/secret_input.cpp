@@ -13,6 +13,9 @@
 #include <stdexcept>
 
 namespace tails_server::cli {
+
+using client::ClientError;
+using client::ErrorKind;
 namespace {
 
 // Turns off echo on standard input while alive.
@@ -59,7 +62,7 @@ std::string read_secret(const std::string& prompt) {
 std::string read_key_file(const std::string& path) {
   int fd = path == "-" ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   std::string shown = path == "-" ? "standard input" : path;
-  if (fd < 0) throw ClientError(ExitCode::failed, "cannot open " + shown + ": " + std::strerror(errno));
+  if (fd < 0) throw ClientError(ErrorKind::failed, "cannot open " + shown + ": " + std::strerror(errno));
   std::string data;
   char buffer[1024];
   int error = 0;
@@ -74,11 +77,11 @@ std::string read_key_file(const std::string& path) {
   if (fd != STDIN_FILENO) close(fd);
   if (error) {
     wipe_secret(data);
-    throw ClientError(ExitCode::failed, "cannot read " + shown + ": " + std::strerror(error));
+    throw ClientError(ErrorKind::failed, "cannot read " + shown + ": " + std::strerror(error));
   }
   if (data.size() > dbus::max_key_file_size) {
     wipe_secret(data);
-    throw ClientError(ExitCode::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
+    throw ClientError(ErrorKind::invalid_value, shown + " is larger than 4 KiB, so it is not an onion key; accepted: a "
                                                "tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
   }
   return data;

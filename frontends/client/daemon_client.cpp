@@ -8,7 +8,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace tails_server::cli {
+namespace tails_server::client {
 namespace {
 
 // Mutating calls may wait for a polkit password prompt and, later, for apt.
@@ -17,48 +17,20 @@ constexpr std::uint64_t long_call_usec = 300ull * 1000 * 1000;
 // The one place where sd-bus return codes become exceptions.
 int check(int r, std::string_view what) {
   if (r < 0)
-    throw ClientError(ExitCode::failed, std::string(what) + ": " + std::strerror(-r));
+    throw ClientError(ErrorKind::failed, std::string(what) + ": " + std::strerror(-r));
   return r;
 }
 
 constexpr std::string_view writing = "cannot build the call";
 
+// Why run_loop() stopped.
+constexpr int interrupted_code = 1, disconnected_code = 2;
+
 }  // namespace
-
-ExitCode exit_code_for(std::string_view name) {
-  namespace error = dbus::error;
-  if (name == error::no_such_service) return ExitCode::no_such_service;
-  if (name == error::no_such_option) return ExitCode::no_such_option;
-  if (name == error::invalid_value) return ExitCode::invalid_value;
-  if (name == error::state_error) return ExitCode::state_error;
-  if (name == error::busy) return ExitCode::busy;
-  if (name == error::not_installed) return ExitCode::not_installed;
-  if (name == error::no_such_client) return ExitCode::no_such_client;
-  if (name == error::access_denied || name == SD_BUS_ERROR_ACCESS_DENIED) return ExitCode::access_denied;
-  if (name == SD_BUS_ERROR_SERVICE_UNKNOWN || name == SD_BUS_ERROR_NAME_HAS_NO_OWNER)
-    return ExitCode::unreachable;
-  return ExitCode::failed;
-}
-
-static std::string unreachable_message(std::string_view reason) {
-  return "cannot reach tails-serverd on the system bus (" + std::string(reason) +
-         "); start it with: sudo systemctl start tails-serverd";
-}
-
-// The ClientError for a failed call: `error` as the daemon or the bus sent
-// it, and `errno_value` (positive) when there is no error name.
-static ClientError call_error(const sd_bus_error* error, int errno_value) {
-  std::string name = error && error->name ? error->name : "";
-  std::string message = error && error->message ? error->message : std::strerror(errno_value);
-  ExitCode code = exit_code_for(name);
-  if (code == ExitCode::unreachable || name.empty() || name == SD_BUS_ERROR_DISCONNECTED)
-    return ClientError(ExitCode::unreachable, unreachable_message(message));
-  return ClientError(code, message);
-}
 
 DaemonClient::DaemonClient() {
   int r = sd_bus_open_system(&bus_);
-  if (r < 0) throw ClientError(ExitCode::unreachable, unreachable_message(std::strerror(-r)));
+  if (r < 0) throw ClientError(ErrorKind::unreachable, unreachable_message(std::strerror(-r)));
 }
 
 DaemonClient::~DaemonClient() {
@@ -89,7 +61,7 @@ DaemonClient::MessagePtr DaemonClient::send(MessagePtr call, std::uint64_t timeo
   sd_bus_message* reply = nullptr;
   int r = sd_bus_call(bus_, call.get(), timeout_usec, &error, &reply);
   if (r < 0) {
-    ClientError failure = call_error(&error, -r);
+    ClientError failure = error_from_bus(&error, -r);
     sd_bus_error_free(&error);
     throw failure;
   }
@@ -102,14 +74,14 @@ Reply DaemonClient::call(const char* method, std::uint64_t timeout_usec, const A
   try {
     (dbus::encode(message.get(), arguments), ...);
   } catch (const dbus::CodecError& e) {
-    throw ClientError(ExitCode::failed, std::string(writing) + " " + method + ": " + e.what());
+    throw ClientError(ErrorKind::failed, std::string(writing) + " " + method + ": " + e.what());
   }
   MessagePtr reply = send(std::move(message), timeout_usec);
   if constexpr (!std::is_void_v<Reply>) {
     try {
       return dbus::decode<Reply>(reply.get());
     } catch (const dbus::CodecError& e) {
-      throw ClientError(ExitCode::failed, std::string("tails-serverd's reply to ") + method + ": " + e.what());
+      throw ClientError(ErrorKind::failed, std::string("tails-serverd's reply to ") + method + ": " + e.what());
     }
   }
 }
@@ -205,7 +177,7 @@ void DaemonClient::watch_states(StateHandler handler) {
   // Synchronous: the bus has the match when this returns.
   int r = sd_bus_match_signal(bus_, &state_match_, dbus::bus_name, dbus::object_path,
                               dbus::interface, dbus::signal::state_changed, on_signal, this);
-  if (r < 0) throw ClientError(ExitCode::unreachable, unreachable_message(std::strerror(-r)));
+  if (r < 0) throw ClientError(ErrorKind::unreachable, unreachable_message(std::strerror(-r)));
 }
 
 sd_event* DaemonClient::event() {
@@ -219,7 +191,7 @@ sd_event* DaemonClient::event() {
   sigprocmask(SIG_BLOCK, &signals, nullptr);
   check(sd_event_new(&event_), "cannot create an event loop");
   auto on_signal = [](sd_event_source*, const signalfd_siginfo*, void* userdata) -> int {
-    static_cast<DaemonClient*>(userdata)->stop(ExitCode::interrupted);
+    static_cast<DaemonClient*>(userdata)->stop(interrupted_code);
     return 0;
   };
   for (int signal : {SIGINT, SIGTERM})
@@ -230,7 +202,7 @@ sd_event* DaemonClient::event() {
     if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected") > 0) {
       auto& self = *static_cast<DaemonClient*>(userdata);
       self.disconnected_ = true;
-      self.stop(ExitCode::unreachable);
+      self.stop(disconnected_code);
     }
     return 0;
   };
@@ -243,9 +215,9 @@ int DaemonClient::run_loop() {
   stopped_ = false;
   while (!stopped_) {
     int r = sd_event_run(loop, UINT64_MAX);
-    if (r < 0) throw ClientError(ExitCode::failed, std::string("the event loop failed: ") + std::strerror(-r));
+    if (r < 0) throw ClientError(ErrorKind::failed, std::string("the event loop failed: ") + std::strerror(-r));
   }
-  if (disconnected_) throw ClientError(ExitCode::unreachable, unreachable_message("disconnected"));
+  if (disconnected_) throw ClientError(ErrorKind::unreachable, unreachable_message("disconnected"));
   return stop_code_;
 }
 
@@ -270,22 +242,22 @@ void DaemonClient::call_long(const char* method, const std::string& service, std
   // Dropping the slot forgets the call (no reply callback into a gone Pending).
   dbus::SlotPtr slot(raw_slot);
   int r = run_loop();
-  if (r == ExitCode::interrupted)
-    throw ClientError(ExitCode::interrupted,
+  if (r == interrupted_code)
+    throw ClientError(ErrorKind::interrupted,
                       "interrupted; tails-serverd goes on (tails-server monitor " + service + " follows it)");
-  if (!pending.reply) throw ClientError(ExitCode::unreachable, unreachable_message("no reply"));
+  if (!pending.reply) throw ClientError(ErrorKind::unreachable, unreachable_message("no reply"));
   const sd_bus_error* error = sd_bus_message_get_error(pending.reply.get());
   if (!error) return;
   std::string name = error->name ? error->name : "";
   if (sd_bus_is_open(bus_) <= 0)  // the bus went: sd-bus made this error up
-    throw ClientError(ExitCode::unreachable, unreachable_message(error->message ? error->message : name));
+    throw ClientError(ErrorKind::unreachable, unreachable_message(error->message ? error->message : name));
   if (name == SD_BUS_ERROR_NO_REPLY || name == SD_BUS_ERROR_TIMEOUT)
-    throw ClientError(ExitCode::failed, "tails-serverd gave no answer (" +
+    throw ClientError(ErrorKind::failed, "tails-serverd gave no answer (" +
                                             std::string(error->message ? error->message : name) +
                                             "); see tails-server status " + service);
-  throw call_error(error, sd_bus_message_get_errno(pending.reply.get()));
+  throw error_from_bus(error, sd_bus_message_get_errno(pending.reply.get()));
 }
 
 void DaemonClient::monitor() { run_loop(); }
 
-}  // namespace tails_server::cli
+}  // namespace tails_server::client

@@ -1,9 +1,9 @@
-// A typed client for tails-serverd's D-Bus API (docs/dbus-api.md).
+// A typed, synchronous client (the CLI's) for tails-serverd's D-Bus API (docs/dbus-api.md).
 #pragma once
 
 #include "dbus/messages.h"
 #include "dbus/sd_bus_ptr.h"
-#include "exit_codes.h"
+#include "error.h"
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -17,18 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace tails_server::cli {
-
-// A call failed. `code` is the exit code to end with; what() is the daemon's
-// message (or why the daemon cannot be reached).
-class ClientError : public std::runtime_error {
- public:
-  ClientError(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  ExitCode code() const { return code_; }
-
- private:
-  ExitCode code_;
-};
+namespace tails_server::client {
 
 // The messages, as the D-Bus contract defines them (dbus/messages.h).
 using dbus::Command;
@@ -119,4 +108,4 @@ class DaemonClient {
   StateHandler state_handler_;
 };
 
-}  // namespace tails_server::cli
+}  // namespace tails_server::client
