@@ -45,7 +45,6 @@ Gtk::Label* wrapped(const std::string& text, bool heading = false) {
 
 Gtk::Button* add_button(Dialog& d, const std::string& label, const char* css = nullptr) {
   auto* button = Gtk::make_managed<Gtk::Button>(label);
-  button->set_use_underline(true);
   if (css) button->add_css_class(css);
   d.buttons->append(*button);
   return button;
@@ -68,7 +67,6 @@ void append_copyable(Gtk::Box& box, const std::string& label, const std::string&
   shown->set_wrap(true);
   shown->set_wrap_mode(Pango::WrapMode::CHAR);
   shown->set_max_width_chars(40);
-  set_accessible_label(*shown, label);
   row->append(*name);
   row->append(*shown);
   if (secret) {
@@ -92,7 +90,7 @@ void confirm(Gtk::Window& parent, const std::string& question, const std::string
   Dialog d = make_dialog(parent, question);
   d.body->append(*wrapped(question, true));
   d.body->append(*wrapped(details));
-  auto* cancel = add_button(d, _("_Cancel"));
+  auto* cancel = add_button(d, _("Cancel"));
   auto* go = add_button(d, action, destructive ? "destructive-action" : "suggested-action");
   cancel->signal_clicked().connect([w = d.window] { w->hide(); });
   go->signal_clicked().connect([w = d.window, confirmed] {
@@ -108,7 +106,7 @@ void show_message(Gtk::Window& parent, const std::string& title, const std::stri
   Dialog d = make_dialog(parent, title);
   d.body->append(*wrapped(title, true));
   d.body->append(*wrapped(text));
-  auto* close = add_button(d, _("_Close"), "suggested-action");
+  auto* close = add_button(d, _("Close"), "suggested-action");
   close->signal_clicked().connect([w = d.window] { w->hide(); });
   close->grab_focus();
   d.window->present();
@@ -140,7 +138,7 @@ void ask_text(Gtk::Window& parent, const std::string& title, const std::string& 
   entry->set_placeholder_text(label);
   set_accessible_label(*entry, label);
   d.body->append(*entry);
-  auto* cancel = add_button(d, _("_Cancel"));
+  auto* cancel = add_button(d, _("Cancel"));
   auto* go = add_button(d, action, "suggested-action");
   cancel->signal_clicked().connect([w = d.window] { w->hide(); });
   auto submit = [w = d.window, entry, done] {
@@ -166,7 +164,7 @@ void show_credential(Gtk::Window& parent, const std::string& service, const dbus
   append_copyable(*d.body, _("Onion address"), c.address);
   append_copyable(*d.body, _("Tor Browser key"), c.tor_browser_key);
   append_copyable(*d.body, _(".auth_private line"), c.auth_private);
-  auto* done = add_button(d, _("_Done"), "suggested-action");
+  auto* done = add_button(d, _("Done"), "suggested-action");
   done->signal_clicked().connect([w = d.window] { w->hide(); });
   d.window->present();
 }

@@ -36,8 +36,7 @@ MainWindow::MainWindow(client::AsyncClient& client) : client_(client) {
   set_accessible_label(back_, _("Back to the services"));
   back_.set_visible(false);
   back_.signal_clicked().connect([this] { show_list(); });
-  add_.set_label(_("_Add a Service"));
-  add_.set_use_underline(true);
+  add_.set_label(_("Add a Service"));
   add_.add_css_class("suggested-action");
   add_.signal_clicked().connect([this] { show_chooser(); });
   header_.pack_start(back_);
@@ -47,8 +46,7 @@ MainWindow::MainWindow(client::AsyncClient& client) : client_(client) {
   make_banner(daemon_banner_, daemon_text_, "error");
   make_banner(tor_banner_, tor_text_, "warning");
   make_banner(plugins_banner_, plugins_text_, "warning");
-  plugins_details_.set_label(_("_Details"));
-  plugins_details_.set_use_underline(true);
+  plugins_details_.set_label(_("Details"));
   plugins_details_.signal_clicked().connect([this] { show_refused_plugins(); });
   plugins_banner_.append(plugins_details_);
   content_.append(daemon_banner_);
@@ -146,7 +144,9 @@ void MainWindow::show_services(const dbus::ServiceList& services) {
       continue;
     }
     if (it == rows_.end()) {
-      auto row = std::make_unique<ServiceRow>(s.name, [this, name = s.name](bool on) { set_enabled(name, on); });
+      auto row = std::make_unique<ServiceRow>(
+          s.name, [this, name = s.name](bool on) { set_enabled(name, on); },
+          [this, name = s.name] { open_service(name); });
       services_list_.append(*row);
       client_.info(s.name, [this, name = s.name](client::Reply<dbus::ServiceDetails> reply) {
         auto found = rows_.find(name);

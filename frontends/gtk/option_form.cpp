@@ -155,7 +155,7 @@ void OptionForm::add_field(const dbus::OptionForm& form) {
       set_accessible_label(*generate, Glib::ustring::compose(_("Generate a new %1"), form.label).raw());
       generate->signal_clicked().connect([this, name, label = form.label] {
         confirm(window_, Glib::ustring::compose(_("Generate a new %1?"), label).raw(),
-                _("Everyone who connects will need the new one."), _("_Generate"), false,
+                _("Everyone who connects will need the new one."), _("Generate"), false,
                 [this, name] { reset(name); });
       });
       buttons->append(*generate);
@@ -194,7 +194,7 @@ void OptionForm::change(const std::string& option, const std::string& value) {
   std::string risk = risk_of(option, value);
   if (risk.empty()) return send(option, value);
   const std::string label = fields_[option].form.label;
-  confirm(window_, Glib::ustring::compose(_("Change %1?"), label).raw(), risk, _("_Change"), true,
+  confirm(window_, Glib::ustring::compose(_("Change %1?"), label).raw(), risk, _("Change"), true,
           [this, option, value] { send(option, value); });
 }
 

@@ -224,7 +224,7 @@ void ServicePage::load_clients() {
 }
 
 void ServicePage::add_client() {
-  ask_text(window_, _("Add a Client"), _("Client name"), _("_Add"), [this](const std::string& client_name) {
+  ask_text(window_, _("Add a Client"), _("Client name"), _("Add"), [this](const std::string& client_name) {
     client_.add_client(name_, client_name, [this](client::Reply<dbus::Credential> reply) {
       if (!reply.ok()) return show_error(window_, _("Cannot add the client"), *reply.error);
       show_credential(window_, shown_name_, *reply.value);
@@ -236,7 +236,7 @@ void ServicePage::add_client() {
 void ServicePage::remove_client(const std::string& client_name) {
   confirm(window_, Glib::ustring::compose(_("Remove client %1?"), client_name).raw(),
           _("Their key stops working at once: they can no longer reach the service. Other clients keep theirs."),
-          _("_Remove"), true, [this, client_name] {
+          _("Remove"), true, [this, client_name] {
             client_.remove_client(name_, client_name, [this](client::Reply<client::Nothing> reply) {
               if (!reply.ok()) show_error(window_, _("Cannot remove the client"), *reply.error);
               load_clients();
@@ -273,8 +273,8 @@ void ServicePage::run_command(const dbus::Command& command) {
   }
   auto* buttons = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::HORIZONTAL, 6);
   buttons->set_halign(Gtk::Align::END);
-  auto* cancel = Gtk::make_managed<Gtk::Button>(_("_Cancel"), true);
-  auto* run = Gtk::make_managed<Gtk::Button>(_("_Run"), true);
+  auto* cancel = Gtk::make_managed<Gtk::Button>(_("Cancel"));
+  auto* run = Gtk::make_managed<Gtk::Button>(_("Run"));
   run->add_css_class("suggested-action");
   cancel->signal_clicked().connect([window] { window->hide(); });
   run->signal_clicked().connect([this, window, entries, secret, command] {
@@ -300,7 +300,7 @@ void ServicePage::uninstall() {
         "address%2. People who connect to it will no longer find it, and a new address is made if you add it "
         "again. This cannot be undone."),
       shown_name_, address_.empty() ? std::string() : " (" + address_ + ")");
-  confirm(window_, Glib::ustring::compose(_("Remove %1?"), shown_name_).raw(), details, _("_Remove"), true, [this] {
+  confirm(window_, Glib::ustring::compose(_("Remove %1?"), shown_name_).raw(), details, _("Remove"), true, [this] {
     uninstall_.set_sensitive(false);
     client_.long_operation(dbus::method::uninstall, name_, [this](client::Reply<client::Nothing> reply) {
       uninstall_.set_sensitive(true);

@@ -6,7 +6,7 @@
 
 namespace tails_server::gui {
 
-ServiceRow::ServiceRow(const std::string& name, std::function<void(bool)> toggled)
+ServiceRow::ServiceRow(const std::string& name, std::function<void(bool)> toggled, std::function<void()> opened)
     : name_(name), toggled_(std::move(toggled)) {
   box_.set_margin(12);
   icon_.set_pixel_size(48);
@@ -32,6 +32,12 @@ ServiceRow::ServiceRow(const std::string& name, std::function<void(bool)> toggle
   box_.append(text_);
   box_.append(spinner_);
   box_.append(switch_);
+  open_.set_icon_name("go-next-symbolic");
+  open_.add_css_class("flat");
+  open_.set_valign(Gtk::Align::CENTER);
+  set_accessible_label(open_, Glib::ustring::compose(_("Open %1"), name).raw());
+  open_.signal_clicked().connect(opened);
+  box_.append(open_);
   set_child(box_);
   set_activatable(true);
   set_accessible_label(*this, name);
@@ -42,6 +48,7 @@ void ServiceRow::set_details(const dbus::ServiceDetails& details) {
   title_.set_text(shown);
   set_accessible_label(*this, shown);
   set_accessible_label(switch_, Glib::ustring::compose(_("Turn %1 on or off"), shown).raw());
+  set_accessible_label(open_, Glib::ustring::compose(_("Open %1"), shown).raw());
   if (!details.icon_name.empty() && Gtk::IconTheme::get_for_display(get_display())->has_icon(details.icon_name))
     icon_.set_from_icon_name(details.icon_name);
 }

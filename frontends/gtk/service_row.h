@@ -16,7 +16,7 @@ class ServiceRow : public Gtk::ListBoxRow {
  public:
   // `toggled(on)` is called when the user flips the switch (never when the
   // row follows a state change).
-  ServiceRow(const std::string& name, std::function<void(bool)> toggled);
+  ServiceRow(const std::string& name, std::function<void(bool)> toggled, std::function<void()> opened);
 
   const std::string& name() const { return name_; }
   void set_details(const dbus::ServiceDetails& details);
@@ -38,6 +38,7 @@ class ServiceRow : public Gtk::ListBoxRow {
   Gtk::ProgressBar progress_;
   Gtk::Spinner spinner_;
   Gtk::Switch switch_;
+  Gtk::Button open_;
 };
 
 }  // namespace tails_server::gui

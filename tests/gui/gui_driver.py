@@ -1,0 +1,191 @@
+"""Drives tails-server-gui through AT-SPI with dogtail, as a person would.
+
+Runs inside a session that gui-session made: an X server (Xvfb), a session
+bus with the AT-SPI bus, and DBUS_SYSTEM_BUS_ADDRESS pointing at the bus
+where the real tails-serverd runs. Debian 12's python3-dogtail only.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("Gdk", "3.0")
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gdk, Gtk  # noqa: E402
+
+from dogtail import config as dogtail_config  # noqa: E402
+
+dogtail_config.logDebugToFile = False
+dogtail_config.logDebugToStdOut = False
+dogtail_config.searchCutoffCount = 3
+dogtail_config.searchBackoffDuration = 0.2
+dogtail_config.defaultDelay = 0.1
+from dogtail.tree import SearchError, root  # noqa: E402
+from dogtail import predicate  # noqa: E402
+
+GUI = os.environ.get("TAILS_SERVER_GUI", "tails-server-gui")
+ARTIFACTS = os.environ.get("GUI_ARTIFACTS", "/tmp")
+
+passed = 0
+failed = 0
+
+
+def check(condition, what):
+    """A check printed as PASS or FAIL; it does not end the scenario."""
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"PASS {what}", flush=True)
+    else:
+        failed += 1
+        print(f"FAIL {what}", flush=True)
+    return condition
+
+
+def finish():
+    print(f"{passed} checks passed, {failed} failed", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+def wait_until(probe, timeout, interval=0.1):
+    """The first true value of probe() within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+        except (SearchError, LookupError, gi.repository.GLib.GError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+
+
+class Gui:
+    """One tails-server-gui process and its accessible tree."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([GUI], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.started = time.monotonic()
+        self.app = wait_until(lambda: root.application("tails-server-gui"), 20)
+        if self.app is None:
+            raise RuntimeError("tails-server-gui did not appear on the AT-SPI bus")
+
+    def close(self):
+        self.process.terminate()
+        try:
+            output, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output
+
+    # Finding things. Names are accessible names (what a screen reader says).
+
+    def find(self, name, role=None, timeout=10):
+        """The first match that is showing, else the first one (GTK 4.8
+        does not say "showing" for every widget on screen)."""
+        def probe():
+            found = self._find_all(predicate.GenericPredicate(name=name, roleName=role))
+            showing = [node for node in found if node.showing]
+            return (showing or found or [None])[0]
+        return wait_until(probe, timeout)
+
+    def windows(self):
+        """The application's windows that still exist (a closed dialog can
+        linger in the tree and fail when asked)."""
+        alive = []
+        for index in range(self.app.childCount):
+            try:
+                window = self.app.getChildAtIndex(index)
+                window.name  # noqa: B018 (asks the window: fails if it is gone)
+                alive.append(window)
+            except Exception:  # pylint: disable=broad-except
+                continue
+        return alive
+
+    def _find_all(self, pred):
+        found = []
+        for window in reversed(self.windows()):  # dialogs first
+            try:
+                found += window.findChildren(pred)
+            except Exception:  # pylint: disable=broad-except
+                continue
+        return found
+
+    def has(self, name, role=None, timeout=0.5):
+        return self.find(name, role, timeout) is not None
+
+    def label_texts(self):
+        return [n.name for n in self._find_all(predicate.GenericPredicate(roleName="label"))]
+
+    def wait_for_text(self, fragment, timeout=10):
+        return wait_until(lambda: any(fragment in t for t in self.label_texts()), timeout)
+
+    # Acting.
+
+    def click(self, name, role="push button", timeout=10):
+        node = self.find(name, role, timeout)
+        if node is None:
+            raise LookupError(f"no {role} named {name!r} is showing")
+        node.doActionNamed("click")
+        return node
+
+    def toggle(self, name, timeout=10):
+        node = self.find(name, "check box", timeout) or self.find(name, "toggle button", 0.5)
+        if node is None:
+            raise LookupError(f"no switch named {name!r} is showing")
+        node.doActionNamed("toggle" if "toggle" in node.actions else "click")
+        return node
+
+    def type_into(self, name, text, role="text", timeout=10):
+        node = self.find(name, role, timeout)
+        if node is None:
+            raise LookupError(f"no {role} named {name!r} is showing")
+        node.text = text
+        return node
+
+    def open_service(self, name, timeout=10):
+        return self.click(f"Open {name}", timeout=timeout)
+
+
+_asked = 0
+
+
+def ask_host(action, timeout=120):
+    """Asks the test on the host (which runs as root) to do `action`: prints
+    "HOST <n> <action>" and waits until it creates $GUI_HOST_ACK/<n>. True
+    if it did within timeout seconds: the answer the file holds (maybe ""), else None."""
+    global _asked
+    _asked += 1
+    ack = os.path.join(os.environ["GUI_HOST_ACK"], str(_asked))
+    print(f"HOST {_asked} {action}", flush=True)
+    if not wait_until(lambda: os.path.exists(ack), timeout, 0.05):
+        return None
+    with open(ack) as f:
+        return f.read()
+
+
+def clipboard_text():
+    clipboard = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD)
+    return clipboard.wait_for_text()
+
+
+def screenshot(name):
+    """Saves the whole screen as ARTIFACTS/name.png and returns the path."""
+    window = Gdk.get_default_root_window()
+    pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, window.get_width(), window.get_height())
+    path = os.path.join(ARTIFACTS, name + ".png")
+    pixbuf.savev(path, "png", [], [])
+    print(f"screenshot {path}", flush=True)
+    return path
+
+
+def decode_qr(path):
+    """The texts of the QR codes in an image, with zbarimg."""
+    result = subprocess.run(["zbarimg", "--quiet", "--raw", path], capture_output=True, text=True)
+    return [line for line in result.stdout.splitlines() if line]
