@@ -67,6 +67,11 @@ void append_copyable(Gtk::Box& box, const std::string& label, const std::string&
   shown->set_wrap(true);
   shown->set_wrap_mode(Pango::WrapMode::CHAR);
   shown->set_max_width_chars(40);
+  // No hyphen where an address or key wraps: it would look like part of it.
+  PangoAttrList* attributes = pango_attr_list_new();
+  pango_attr_list_insert(attributes, pango_attr_insert_hyphens_new(FALSE));
+  gtk_label_set_attributes(shown->gobj(), attributes);
+  pango_attr_list_unref(attributes);
   row->append(*name);
   row->append(*shown);
   if (secret) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <clocale>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -45,14 +46,26 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, TAILS_SERVER_LOCALE_DIR);
+  // Tests point this at a catalogue they built; it only chooses translations.
+  const char* locale_dir = std::getenv("TAILS_SERVER_LOCALE_DIR");
+  bindtextdomain(GETTEXT_PACKAGE, locale_dir && *locale_dir ? locale_dir : TAILS_SERVER_LOCALE_DIR);
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
 
   auto app = Gtk::Application::create("org.boum.tails.Server.Gui", Gio::Application::Flags::NON_UNIQUE);
   std::unique_ptr<tails_server::client::AsyncClient> client;
   std::unique_ptr<tails_server::gui::BusSource> source;
-  app->signal_startup().connect([] { adw_init(); });
+  app->signal_startup().connect([] {
+    adw_init();
+    auto css = Gtk::CssProvider::create();
+    css->load_from_data(
+        ".ts-section { padding: 12px; }"
+        ".ts-banner { padding: 8px 12px; border-radius: 8px; }"
+        ".ts-banner.warning { background-color: alpha(@warning_color, 0.12); }"
+        ".ts-banner.error { background-color: alpha(@error_color, 0.12); }");
+    Gtk::StyleContext::add_provider_for_display(Gdk::Display::get_default(), css,
+                                                GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  });
   app->signal_activate().connect([&] {
     try {
       client = std::make_unique<tails_server::client::AsyncClient>();

@@ -8,13 +8,17 @@
 
 #include "dbus/contract.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
 namespace tails_server::gui {
 namespace {
 
 void make_banner(Gtk::Box& banner, Gtk::Label& text, const char* css) {
   banner.set_orientation(Gtk::Orientation::HORIZONTAL);
   banner.set_spacing(12);
-  banner.add_css_class("banner");
+  banner.add_css_class("ts-banner");
   banner.add_css_class(css);
   banner.set_margin(6);
   text.set_wrap(true);
@@ -134,8 +138,9 @@ void MainWindow::show_services(const dbus::ServiceList& services) {
       tor_down = true;
       tor_reason = s.tor;
     }
-    bool shown = s.installed || state_is_busy(s.state);
     auto it = rows_.find(s.name);
+    // A row stays while its operation runs, whatever the list says meanwhile.
+    bool shown = s.installed || state_is_busy(s.state) || (it != rows_.end() && state_is_busy(it->second->state()));
     if (!shown) {
       if (it != rows_.end()) {
         services_list_.remove(*it->second);
@@ -143,21 +148,11 @@ void MainWindow::show_services(const dbus::ServiceList& services) {
       }
       continue;
     }
-    if (it == rows_.end()) {
-      auto row = std::make_unique<ServiceRow>(
-          s.name, [this, name = s.name](bool on) { set_enabled(name, on); },
-          [this, name = s.name] { open_service(name); });
-      services_list_.append(*row);
-      client_.info(s.name, [this, name = s.name](client::Reply<dbus::ServiceDetails> reply) {
-        auto found = rows_.find(name);
-        if (reply.ok() && found != rows_.end()) found->second->set_details(*reply.value);
-      });
-      it = rows_.emplace(s.name, std::move(row)).first;
-    }
-    it->second->set_state(s.state, -1, s.tor);
+    ensure_row(s.name).set_state(s.state, -1, s.tor);
   }
   empty_.set_visible(rows_.empty());
   services_list_.set_visible(!rows_.empty());
+  if (!filled_ && details_pending_ == 0) on_filled();
   tor_text_.set_text(Glib::ustring::compose(
       _("Tor is not running, so your services cannot be reached through their onion addresses (%1). "
         "Connect to the Tor network first."),
@@ -165,9 +160,43 @@ void MainWindow::show_services(const dbus::ServiceList& services) {
   tor_banner_.set_visible(tor_down);
 }
 
+ServiceRow& MainWindow::ensure_row(const std::string& name) {
+  auto it = rows_.find(name);
+  if (it != rows_.end()) return *it->second;
+  auto row = std::make_unique<ServiceRow>(
+      name, [this, name](bool on) { set_enabled(name, on); }, [this, name] { open_service(name); });
+  services_list_.append(*row);
+  ++details_pending_;
+  client_.info(name, [this, name](client::Reply<dbus::ServiceDetails> reply) {
+    auto found = rows_.find(name);
+    if (reply.ok() && found != rows_.end()) found->second->set_details(*reply.value);
+    if (--details_pending_ == 0 && !filled_) on_filled();
+  });
+  empty_.set_visible(false);
+  services_list_.set_visible(true);
+  return *rows_.emplace(name, std::move(row)).first->second;
+}
+
+void MainWindow::on_filled() {
+  filled_ = true;
+  if (!std::getenv("TAILS_SERVER_GUI_EXIT_WHEN_FILLED")) return;
+  // After the next frame is drawn: print the resident memory and quit.
+  add_tick_callback([this](const Glib::RefPtr<Gdk::FrameClock>&) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("VmRSS:", 0) == 0) std::cout << "filled " << line << std::endl;
+    get_application()->quit();
+    return false;
+  });
+}
+
 void MainWindow::on_state_changed(const dbus::StateChange& change) {
   auto it = rows_.find(change.service);
-  if (it != rows_.end()) it->second->set_state(change.state, change.percent, "connected");
+  if (it != rows_.end())
+    it->second->set_state(change.state, change.percent, "connected");
+  else if (reachable_ && state_is_busy(change.state))  // an install another client started
+    ensure_row(change.service).set_state(change.state, change.percent, "connected");
   if (page_ && page_->name() == change.service) page_->on_state_changed(change);
   // A change without progress may add or remove a row, or change Tor's state.
   if (change.percent < 0) refresh();
@@ -257,6 +286,7 @@ void MainWindow::show_chooser() {
     set_accessible_label(*add, Glib::ustring::compose(_("Add %1"), s.name).raw());
     add->signal_clicked().connect([this, window, name = s.name] {
       window->hide();
+      ensure_row(name).set_state("installing", 0, "connected");
       client_.long_operation(dbus::method::install, name, [this](client::Reply<client::Nothing> reply) {
         if (!reply.ok()) show_error(*this, _("Cannot add the service"), *reply.error);
         refresh();

@@ -33,6 +33,8 @@ class MainWindow : public Gtk::ApplicationWindow {
   void show_chooser();
   void show_refused_plugins();
   void set_enabled(const std::string& name, bool on);
+  // The row of `name`, made (and its details asked for) if it has none.
+  ServiceRow& ensure_row(const std::string& name);
 
   client::AsyncClient& client_;
   Gtk::HeaderBar header_;
@@ -52,6 +54,11 @@ class MainWindow : public Gtk::ApplicationWindow {
   dbus::ServiceList services_;
   dbus::PluginList plugins_;
   bool reachable_ = false;
+  // The bench (bench/gui_bench.py): the service list is filled once the
+  // first list and every row's details arrived.
+  int details_pending_ = 0;
+  bool filled_ = false;
+  void on_filled();
 };
 
 }  // namespace tails_server::gui

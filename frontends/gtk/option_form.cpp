@@ -65,7 +65,6 @@ void OptionForm::add_field(const dbus::OptionForm& form) {
   box->append(*small_label(risk.empty() ? o.description : risk, "dim-label"));
   auto* error = small_label("", "error");
   error->set_visible(false);
-  set_accessible_label(*error, Glib::ustring::compose(_("Error for %1"), form.label).raw());
   Field& field = fields_[o.name];
   field.form = form;
   field.error = error;

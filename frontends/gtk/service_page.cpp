@@ -16,7 +16,6 @@ Gtk::Label* text_label(const std::string& text, const char* css = nullptr) {
   label->set_xalign(0);
   label->set_wrap(true);
   label->set_max_width_chars(60);
-  label->set_selectable(true);
   if (css) label->add_css_class(css);
   return label;
 }
@@ -93,6 +92,7 @@ Gtk::Box& ServicePage::section(const std::string& title, Gtk::Box& body) {
   heading->add_css_class("title-4");
   box->append(*heading);
   body.add_css_class("card");
+  body.add_css_class("ts-section");
   body.set_margin_top(2);
   auto* padded = &body;
   padded->set_spacing(8);

@@ -19,6 +19,7 @@ class ServiceRow : public Gtk::ListBoxRow {
   ServiceRow(const std::string& name, std::function<void(bool)> toggled, std::function<void()> opened);
 
   const std::string& name() const { return name_; }
+  const std::string& state() const { return state_; }
   void set_details(const dbus::ServiceDetails& details);
   // The state from ListServices, GetStatus or StateChanged.
   void set_state(const std::string& state, int percent, const std::string& tor);

@@ -123,8 +123,28 @@ class Gui:
     def label_texts(self):
         return [n.name for n in self._find_all(predicate.GenericPredicate(roleName="label"))]
 
+    def find_label(self, test, timeout=10):
+        """The first label whose text passes test(text)."""
+        def probe():
+            for node in self._find_all(predicate.GenericPredicate(roleName="label")):
+                if test(node.name):
+                    return node
+            return None
+        return wait_until(probe, timeout)
+
     def wait_for_text(self, fragment, timeout=10):
         return wait_until(lambda: any(fragment in t for t in self.label_texts()), timeout)
+
+    def row_state(self, shown_name):
+        """The state in words on the main window's row of a service, or None."""
+        row = self.find(shown_name, "list item", timeout=0.5)
+        if row is None:
+            return None
+        labels = row.findChildren(predicate.GenericPredicate(roleName="label"))
+        return labels[1].name if len(labels) > 1 else None
+
+    def wait_for_row_state(self, shown_name, words, timeout):
+        return wait_until(lambda: self.row_state(shown_name) == words, timeout)
 
     # Acting.
 
@@ -178,7 +198,9 @@ def clipboard_text():
 def screenshot(name):
     """Saves the whole screen as ARTIFACTS/name.png and returns the path."""
     window = Gdk.get_default_root_window()
-    pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, window.get_width(), window.get_height())
+    # The GUI's windows open at the top left (Xvfb has no window manager).
+    width, height = min(window.get_width(), 660), min(window.get_height(), 740)
+    pixbuf = Gdk.pixbuf_get_from_window(window, 0, 0, width, height)
     path = os.path.join(ARTIFACTS, name + ".png")
     pixbuf.savev(path, "png", [], [])
     print(f"screenshot {path}", flush=True)
