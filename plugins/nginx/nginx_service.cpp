@@ -130,6 +130,12 @@ class NginxService : public tails_server::TailsService {
     password_rules.max_length = password_max_length;
     options.push_back(std::make_shared<tails_server::SecretOption>(
         "basic-auth-password", "Password visitors give when basic-auth is on", 20, password_rules));
+    for (const auto& option : options) {
+      if (option->name() == "site-root") option->name_in_gui = "Web site folder";
+      if (option->name() == "basic-auth") option->name_in_gui = "Ask for a password";
+      if (option->name() == "basic-auth-user") option->name_in_gui = "User name";
+      if (option->name() == "basic-auth-password") option->name_in_gui = "Password";
+    }
   }
 
   void configure(ServiceContext& context) override {
