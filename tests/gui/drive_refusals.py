@@ -38,8 +38,29 @@ d.check(answer == "false", "mumble is still not enabled (the daemon says enabled
 switch = gui.find("Turn Mumble on or off", "check box")
 d.check(switch is not None and not switch.checked, "the switch went back to off")
 
+CONTROLS = ("push button", "check box", "toggle button", "text", "password text", "spin button", "combo box")
+
+
+def unreachable_controls():
+    """(number of controls, those with no accessible name or that the
+    keyboard cannot reach)."""
+    controls, bad = 0, []
+    for window in gui.windows():
+        for node in window.findChildren(lambda n: n.roleName in CONTROLS):
+            controls += 1
+            if not node.name or not node.focusable:
+                bad.append("%s %r%s" % (node.roleName, node.name, "" if node.focusable else " (not focusable)"))
+    return controls, bad
+
+
+count, left = unreachable_controls()
+d.check(count >= 9 and not left, "every control of the main window (%d) has a name and takes keyboard focus: %s"
+        % (count, left))
 gui.open_service("Mumble")
 d.check(gui.find("Add a Client…", timeout=10) is not None, "Mumble's page opens")
+count, left = unreachable_controls()
+d.check(count >= 20 and not left, "every control of a service's page (%d) has a name and takes keyboard focus: %s"
+        % (count, left))
 gui.click("Add a Client…")
 gui.type_into("Client name", "alice")
 gui.click("Add")
