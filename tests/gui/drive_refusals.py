@@ -21,6 +21,7 @@ d.check(gui.find("Open Mumble", timeout=15) is not None, "the list shows Mumble 
 d.check(gui.has("Turn XMPP chat (Prosody) on or off", "check box"),
         "each service has a switch with an accessible name")
 d.check(bool(gui.wait_for_text("could not be loaded", 10)), "a banner says that a plugin could not be loaded")
+d.check(bool(gui.wait_for_text("Tor is not running", 5)), "a banner says that Tor is not running (no tor on this bus)")
 d.screenshot("main-window-refused-plugin")
 gui.click("Details")
 d.check(bool(gui.wait_for_text(REFUSED_FILE, 5)), "its Details name the refused file " + REFUSED_FILE)
