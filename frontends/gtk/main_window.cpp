@@ -77,26 +77,26 @@ MainWindow::MainWindow(client::AsyncClient& client) : client_(client) {
   content_.append(stack_);
   set_child(content_);
 
-  client_.on_state_changed([this](const dbus::StateChange& change) { on_state_changed(change); });
-  client_.on_presence([this](bool present) { on_presence(present); });
-  client_.on_option_changed([this](const dbus::OptionChanged& change) {
+  client_.on_state_changed(lifetime_.guard([this](const dbus::StateChange& change) { on_state_changed(change); }));
+  client_.on_presence(lifetime_.guard([this](bool present) { on_presence(present); }));
+  client_.on_option_changed(lifetime_.guard([this](const dbus::OptionChanged& change) {
     if (page_ && page_->name() == change.service) page_->reload_options();
-  });
+  }));
   refresh();
 }
 
 MainWindow::~MainWindow() = default;
 
 void MainWindow::refresh() {
-  client_.list_services([this](client::Reply<dbus::ServiceList> reply) {
+  client_.list_services(lifetime_.guard([this](client::Reply<dbus::ServiceList> reply) {
     if (!reply.ok()) {
       if (reply.error->kind() == client::ErrorKind::unreachable) return set_reachable(false);
       return show_error(*this, _("Cannot list the services"), *reply.error);
     }
     set_reachable(true);
     show_services(*reply.value);
-  });
-  client_.list_plugins([this](client::Reply<dbus::PluginList> reply) {
+  }));
+  client_.list_plugins(lifetime_.guard([this](client::Reply<dbus::PluginList> reply) {
     if (!reply.ok()) return;
     plugins_ = *reply.value;
     int refused = 0;
@@ -106,7 +106,7 @@ void MainWindow::refresh() {
                  "%1 plugins could not be loaded, so their services are not offered.", refused),
         refused));
     plugins_banner_.set_visible(refused > 0);
-  });
+  }));
 }
 
 void MainWindow::set_reachable(bool reachable, const std::string&) {
@@ -167,11 +167,11 @@ ServiceRow& MainWindow::ensure_row(const std::string& name) {
       name, [this, name](bool on) { set_enabled(name, on); }, [this, name] { open_service(name); });
   services_list_.append(*row);
   ++details_pending_;
-  client_.info(name, [this, name](client::Reply<dbus::ServiceDetails> reply) {
+  client_.info(name, lifetime_.guard([this, name](client::Reply<dbus::ServiceDetails> reply) {
     auto found = rows_.find(name);
     if (reply.ok() && found != rows_.end()) found->second->set_details(*reply.value);
     if (--details_pending_ == 0 && !filled_) on_filled();
-  });
+  }));
   empty_.set_visible(false);
   services_list_.set_visible(true);
   return *rows_.emplace(name, std::move(row)).first->second;
@@ -206,14 +206,14 @@ void MainWindow::set_enabled(const std::string& name, bool on) {
   auto it = rows_.find(name);
   if (it != rows_.end()) it->second->set_busy(true);
   client_.long_operation(on ? dbus::method::enable : dbus::method::disable, name,
-                         [this, name, on](client::Reply<client::Nothing> reply) {
+                         lifetime_.guard([this, name, on](client::Reply<client::Nothing> reply) {
                            auto found = rows_.find(name);
                            if (found != rows_.end()) found->second->set_busy(false);
                            if (!reply.ok())
                              show_error(*this, on ? _("Cannot turn the service on") : _("Cannot turn the service off"),
                                         *reply.error);
                            refresh();
-                         });
+                         }));
 }
 
 void MainWindow::open_service(const std::string& name) {
@@ -250,7 +250,11 @@ void MainWindow::show_chooser() {
   window->set_modal(true);
   window->set_default_size(520, 560);
   window->set_hide_on_close(true);
-  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { delete window; }); });
+  auto open = std::make_shared<bool>(true);  // the replies below touch its widgets
+  window->signal_hide().connect([window, open] {
+    *open = false;
+    Glib::signal_idle().connect_once([window] { delete window; });
+  });
   auto* scroll = Gtk::make_managed<Gtk::ScrolledWindow>();
   auto* box = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL, 12);
   box->set_margin(18);
@@ -287,22 +291,23 @@ void MainWindow::show_chooser() {
     add->signal_clicked().connect([this, window, name = s.name] {
       window->hide();
       ensure_row(name).set_state("installing", 0, "connected");
-      client_.long_operation(dbus::method::install, name, [this](client::Reply<client::Nothing> reply) {
+      client_.long_operation(dbus::method::install, name, lifetime_.guard([this](client::Reply<client::Nothing> reply) {
         if (!reply.ok()) show_error(*this, _("Cannot add the service"), *reply.error);
         refresh();
-      });
+      }));
     });
-    client_.info(s.name, [icon, title, client_app, add, window](client::Reply<dbus::ServiceDetails> reply) {
-      if (!reply.ok() || !window->get_visible()) return;
-      const auto& d = *reply.value;
-      std::string shown = d.name_in_gui.empty() ? d.name : d.name_in_gui;
-      title->set_text(shown);
-      set_accessible_label(*add, Glib::ustring::compose(_("Add %1"), shown).raw());
-      std::string app = d.client_application_in_gui.empty() ? d.client_application : d.client_application_in_gui;
-      if (!app.empty()) client_app->set_text(Glib::ustring::compose(_("People connect with %1"), app).raw());
-      if (!d.icon_name.empty() && Gtk::IconTheme::get_for_display(icon->get_display())->has_icon(d.icon_name))
-        icon->set_from_icon_name(d.icon_name);
-    });
+    client_.info(
+        s.name, lifetime_.guard([icon, title, client_app, add, open](client::Reply<dbus::ServiceDetails> reply) {
+          if (!reply.ok() || !*open) return;
+          const auto& d = *reply.value;
+          std::string shown = d.name_in_gui.empty() ? d.name : d.name_in_gui;
+          title->set_text(shown);
+          set_accessible_label(*add, Glib::ustring::compose(_("Add %1"), shown).raw());
+          std::string app = d.client_application_in_gui.empty() ? d.client_application : d.client_application_in_gui;
+          if (!app.empty()) client_app->set_text(Glib::ustring::compose(_("People connect with %1"), app).raw());
+          if (!d.icon_name.empty() && Gtk::IconTheme::get_for_display(icon->get_display())->has_icon(d.icon_name))
+            icon->set_from_icon_name(d.icon_name);
+        }));
     row->append(*icon);
     row->append(*text);
     row->append(*add);

@@ -6,6 +6,8 @@
 #include "async_client.h"
 #include "service_row.h"
 
+#include "lifetime.h"
+
 #include <gtkmm.h>
 
 #include <map>
@@ -59,6 +61,7 @@ class MainWindow : public Gtk::ApplicationWindow {
   int details_pending_ = 0;
   bool filled_ = false;
   void on_filled();
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace tails_server::gui

@@ -141,11 +141,12 @@ void OptionForm::add_field(const dbus::OptionForm& form) {
     set_accessible_label(*reveal, Glib::ustring::compose(_("Show %1"), form.label).raw());
     auto* revealed = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL);
     reveal->signal_clicked().connect([this, name, revealed, label = form.label] {
-      client_.get_option(service_, name, [this, name, revealed, label](client::Reply<std::string> reply) {
-        if (!reply.ok()) return show_error(fields_[name], *reply.error);
-        while (auto* child = revealed->get_first_child()) revealed->remove(*child);
-        append_copyable(*revealed, label, *reply.value);
-      });
+      client_.get_option(service_, name,
+                         lifetime_.guard([this, name, revealed, label](client::Reply<std::string> reply) {
+                           if (!reply.ok()) return show_error(fields_[name], *reply.error);
+                           while (auto* child = revealed->get_first_child()) revealed->remove(*child);
+                           append_copyable(*revealed, label, *reply.value);
+                         }));
     });
     box->append(*revealed);
     buttons->append(*reveal);
@@ -199,23 +200,23 @@ void OptionForm::change(const std::string& option, const std::string& value) {
 
 void OptionForm::send(const std::string& option, const std::string& value) {
   fields_[option].error->set_visible(false);
-  client_.set_option(service_, option, value, [this, option](client::Reply<dbus::OptionChange> reply) {
+  client_.set_option(service_, option, value, lifetime_.guard([this, option](client::Reply<dbus::OptionChange> reply) {
     auto it = fields_.find(option);
     if (it == fields_.end()) return;
     if (!reply.ok()) return show_error(it->second, *reply.error);
     values_[option] = reply.value->value;
     if (it->second.set_shown) it->second.set_shown(reply.value->value);
     if (!reply.value->warning.empty()) show_message(window_, _("Please note"), reply.value->warning);
-  });
+  }));
 }
 
 void OptionForm::reset(const std::string& option) {
-  client_.reset_option(service_, option, [this, option](client::Reply<dbus::OptionChange> reply) {
+  client_.reset_option(service_, option, lifetime_.guard([this, option](client::Reply<dbus::OptionChange> reply) {
     auto it = fields_.find(option);
     if (it == fields_.end()) return;
     if (!reply.ok()) return show_error(it->second, *reply.error);
     if (it->second.set_shown) it->second.set_shown(reply.value->value);
-  });
+  }));
 }
 
 void OptionForm::show_error(Field& field, const client::ClientError& error) {

@@ -8,6 +8,8 @@
 
 #include "async_client.h"
 
+#include "lifetime.h"
+
 #include <gtkmm.h>
 
 #include <map>
@@ -47,6 +49,7 @@ class OptionForm : public Gtk::Box {
   std::set<std::string> groups_;
   std::map<std::string, Field> fields_;
   std::map<std::string, std::string> values_;
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace tails_server::gui

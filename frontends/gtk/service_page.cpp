@@ -101,20 +101,20 @@ Gtk::Box& ServicePage::section(const std::string& title, Gtk::Box& body) {
 }
 
 void ServicePage::load() {
-  client_.info(name_, [this](client::Reply<dbus::ServiceDetails> reply) {
+  client_.info(name_, lifetime_.guard([this](client::Reply<dbus::ServiceDetails> reply) {
     if (!reply.ok()) return state_.set_text(error_in_words(*reply.error));
     show_details(*reply.value);
-  });
+  }));
   reload_options();
   load_clients();
 }
 
 void ServicePage::reload_options() {
-  client_.describe_options(name_, [this](client::Reply<dbus::OptionFormList> reply) {
+  client_.describe_options(name_, lifetime_.guard([this](client::Reply<dbus::OptionFormList> reply) {
     if (!reply.ok()) return;
     service_options_->show(*reply.value);
     tails_options_->show(*reply.value);
-  });
+  }));
 }
 
 void ServicePage::on_state_changed(const dbus::StateChange& change) {
@@ -124,9 +124,9 @@ void ServicePage::on_state_changed(const dbus::StateChange& change) {
   }
   state_.set_text(state_in_words(change.state, change.percent));
   if (change.percent < 0) {
-    client_.info(name_, [this](client::Reply<dbus::ServiceDetails> reply) {
+    client_.info(name_, lifetime_.guard([this](client::Reply<dbus::ServiceDetails> reply) {
       if (reply.ok()) show_details(*reply.value);
-    });
+    }));
   }
 }
 
@@ -184,7 +184,7 @@ void ServicePage::show_connection(const dbus::ServiceDetails& d) {
 }
 
 void ServicePage::load_connection_info() {
-  client_.connection_info(name_, [this](client::Reply<dbus::ConnectionInfo> reply) {
+  client_.connection_info(name_, lifetime_.guard([this](client::Reply<dbus::ConnectionInfo> reply) {
     if (!reply.ok()) return show_error(window_, _("Cannot show the connection details"), *reply.error);
     clear(connection_details_);
     for (const auto& [label, value] : reply.value->fields) {
@@ -193,11 +193,11 @@ void ServicePage::load_connection_info() {
     }
     if (!reply.value->instructions.empty()) connection_details_.append(*text_label(reply.value->instructions));
     show_details_.set_visible(false);
-  });
+  }));
 }
 
 void ServicePage::load_clients() {
-  client_.list_clients(name_, [this](client::Reply<std::vector<std::string>> reply) {
+  client_.list_clients(name_, lifetime_.guard([this](client::Reply<std::vector<std::string>> reply) {
     clear(client_list_);
     if (!reply.ok()) {
       if (reply.error->kind() == client::ErrorKind::access_denied) {
@@ -220,16 +220,16 @@ void ServicePage::load_clients() {
       line->append(*remove);
       client_list_.append(*line);
     }
-  });
+  }));
 }
 
 void ServicePage::add_client() {
   ask_text(window_, _("Add a Client"), _("Client name"), _("Add"), [this](const std::string& client_name) {
-    client_.add_client(name_, client_name, [this](client::Reply<dbus::Credential> reply) {
+    client_.add_client(name_, client_name, lifetime_.guard([this](client::Reply<dbus::Credential> reply) {
       if (!reply.ok()) return show_error(window_, _("Cannot add the client"), *reply.error);
       show_credential(window_, shown_name_, *reply.value);
       load_clients();
-    });
+    }));
   });
 }
 
@@ -237,10 +237,10 @@ void ServicePage::remove_client(const std::string& client_name) {
   confirm(window_, Glib::ustring::compose(_("Remove client %1?"), client_name).raw(),
           _("Their key stops working at once: they can no longer reach the service. Other clients keep theirs."),
           _("Remove"), true, [this, client_name] {
-            client_.remove_client(name_, client_name, [this](client::Reply<client::Nothing> reply) {
+            client_.remove_client(name_, client_name, lifetime_.guard([this](client::Reply<client::Nothing> reply) {
               if (!reply.ok()) show_error(window_, _("Cannot remove the client"), *reply.error);
               load_clients();
-            });
+            }));
           });
 }
 
@@ -282,10 +282,11 @@ void ServicePage::run_command(const dbus::Command& command) {
     for (auto* entry : entries) arguments.push_back(entry->get_text());
     std::string password = secret ? std::string(secret->get_text()) : std::string();
     window->hide();
-    client_.run_command(name_, command.name, arguments, password, [this](client::Reply<std::string> reply) {
-      if (!reply.ok()) return show_error(window_, _("The command failed"), *reply.error);
-      show_message(window_, _("Done"), *reply.value);
-    });
+    client_.run_command(name_, command.name, arguments, password,
+                        lifetime_.guard([this](client::Reply<std::string> reply) {
+                          if (!reply.ok()) return show_error(window_, _("The command failed"), *reply.error);
+                          show_message(window_, _("Done"), *reply.value);
+                        }));
   });
   buttons->append(*cancel);
   buttons->append(*run);
@@ -302,11 +303,12 @@ void ServicePage::uninstall() {
       shown_name_, address_.empty() ? std::string() : " (" + address_ + ")");
   confirm(window_, Glib::ustring::compose(_("Remove %1?"), shown_name_).raw(), details, _("Remove"), true, [this] {
     uninstall_.set_sensitive(false);
-    client_.long_operation(dbus::method::uninstall, name_, [this](client::Reply<client::Nothing> reply) {
-      uninstall_.set_sensitive(true);
-      if (!reply.ok()) return show_error(window_, _("Cannot remove the service"), *reply.error);
-      removed_();
-    });
+    client_.long_operation(dbus::method::uninstall, name_,
+                           lifetime_.guard([this](client::Reply<client::Nothing> reply) {
+                             uninstall_.set_sensitive(true);
+                             if (!reply.ok()) return show_error(window_, _("Cannot remove the service"), *reply.error);
+                             removed_();
+                           }));
   });
 }
 

@@ -7,6 +7,8 @@
 #include "async_client.h"
 #include "option_form.h"
 
+#include "lifetime.h"
+
 #include <gtkmm.h>
 
 #include <functional>
@@ -59,6 +61,7 @@ class ServicePage : public Gtk::ScrolledWindow {
   Gtk::Button uninstall_;
   std::unique_ptr<OptionForm> service_options_, tails_options_;
   std::string address_;
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace tails_server::gui

@@ -145,7 +145,7 @@ TEST_CASE("An option list survives encoding and decoding") {
   CHECK(round_trip(options) == options);
 }
 
-TEST_CASE("Option forms survive encoding and decoding, bounds, choices and lengths included") {
+TEST_CASE("Option forms survive encoding and decoding with their bounds and choices and lengths") {
   dbus::OptionFormList forms = {
       {{"local-port", "port", "64738", "Port", "1 to 65535", false, false, true}, "Local port", "service",
        1, 65535, {}, 0, false},
