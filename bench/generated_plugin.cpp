@@ -10,11 +10,15 @@ namespace {
 
 char plugin_name[64] = "bench";
 
-// Runs at dlopen, before the host reads the info struct.
+// Runs at dlopen, before the host reads the info struct. The host loads
+// /proc/self/fd/N, a link to the file.
 __attribute__((constructor)) void name_from_file() {
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(&name_from_file), &info) && info.dli_fname) {
-    std::string stem = std::filesystem::path(info.dli_fname).stem().string();
+    std::error_code error;
+    std::filesystem::path file = std::filesystem::read_symlink(info.dli_fname, error);
+    if (error) file = info.dli_fname;
+    std::string stem = file.stem().string();
     stem.copy(plugin_name, sizeof plugin_name - 1);
     plugin_name[std::min(stem.size(), sizeof plugin_name - 1)] = '\0';
   }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <set>
+#include <cstring>
 #include <sstream>
 
 namespace tails_server::core {
@@ -56,6 +57,8 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
         config.root = absolute_path(file, key, value);
       } else if (key == "state_dir") {
         config.state_dir = absolute_path(file, key, value);
+      } else if (key == "runtime_dir") {
+        config.runtime_dir = absolute_path(file, key, value);
       } else if (key == "tor_control") {
         config.tor_control = scalar(file, key, value);
       } else if (key == "tor_cookie") {
@@ -77,11 +80,14 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
         config.autostart_package_wait = seconds;
       } else {
         throw ConfigError(where(file, item.first) + ": unknown setting '" + key +
-                          "'; known: plugin_dirs, root, state_dir, tor_control, tor_cookie, "
+                          "'; known: plugin_dirs, root, state_dir, runtime_dir, tor_control, tor_cookie, "
                           "persistence_root, firewall_backend, autostart_package_wait");
       }
     }
   }
+  if (const char* runtime = std::getenv(runtime_directory_variable);
+      config.runtime_dir.empty() && runtime && *runtime && !std::strchr(runtime, ':'))
+    config.runtime_dir = runtime;
   if (const char* extra = std::getenv(plugin_path_variable); extra && *extra) {
     std::stringstream dirs(extra);
     std::string dir;

@@ -13,6 +13,9 @@ struct DaemonConfig {
   // System root the plugins write under. "/" except in tests.
   std::filesystem::path root = "/";
   std::filesystem::path state_dir = "/var/lib/tails-server";
+  // Where the crash records live (plugins/quarantine.h): survives the
+  // daemon's death, not a reboot. Empty: none are kept.
+  std::filesystem::path runtime_dir;
   std::string tor_control = "unix:/run/tor/control";
   std::filesystem::path tor_cookie = "/run/tor/control.authcookie";
   std::filesystem::path persistence_root = "/live/persistence/TailsData_unlocked";
@@ -31,7 +34,11 @@ inline constexpr const char* default_config_file = "/etc/tails-server/config.yam
 // Colon-separated extra plugin directories, for development.
 inline constexpr const char* plugin_path_variable = "TAILS_SERVER_PLUGIN_PATH";
 
-// Reads `file` (a missing file gives the defaults), then appends the
+// Set by systemd from the unit's RuntimeDirectory= (/run/tails-server).
+inline constexpr const char* runtime_directory_variable = "RUNTIME_DIRECTORY";
+
+// Reads `file` (a missing file gives the defaults), takes runtime_dir from
+// RUNTIME_DIRECTORY unless the file sets it, then appends the
 // directories of TAILS_SERVER_PLUGIN_PATH. Throws ConfigError naming the file,
 // the line and the key for malformed YAML, unknown keys or wrong types.
 DaemonConfig load_daemon_config(const std::filesystem::path& file);

@@ -4,10 +4,14 @@
 // the file, what was expected, what was found, and what to do.
 #include "plugins/plugin_loader.h"
 
+#include "plugins/elf_check.h"
+
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
 
-#include <sys/stat.h>
+#include <boost/dll/shared_library.hpp>
+
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +32,8 @@ std::string_view to_string(PluginState state) {
     case PluginState::Loaded: return "loaded";
     case PluginState::NotAPlugin: return "not-a-plugin";
     case PluginState::Insecure: return "insecure";
+    case PluginState::Unreadable: return "unreadable";
+    case PluginState::Corrupt: return "corrupt";
     case PluginState::LoadFailed: return "load-failed";
     case PluginState::WrongApiVersion: return "wrong-api-version";
     case PluginState::WrongAbi: return "wrong-abi";
@@ -35,6 +41,7 @@ std::string_view to_string(PluginState state) {
     case PluginState::ConstructorFailed: return "constructor-failed";
     case PluginState::InvalidMetadata: return "invalid-metadata";
     case PluginState::Duplicate: return "duplicate";
+    case PluginState::Crashed: return "crashed";
   }
   return "unknown";
 }
@@ -48,12 +55,6 @@ constexpr std::size_t kMaxInfoString = 256;
 
 std::string quote_path(const fs::path& file) { return "'" + file.string() + "'"; }
 std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
-
-std::string octal_mode(mode_t mode) {
-  std::array<char, 8> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%04o", static_cast<unsigned>(mode & 07777));
-  return buffer.data();
-}
 
 // A string from the info struct, or "" if the pointer is null.
 std::string info_string(const char* text) {
@@ -164,64 +165,84 @@ bool is_not_a_shared_object(std::string_view dlerror) {
   return false;
 }
 
-// The "*.so" regular files of `directory`, sorted by name. A missing or
-// unreadable directory has none.
-std::vector<fs::path> candidate_files(const fs::path& directory) {
-  std::vector<fs::path> files;
-  std::error_code error;
-  fs::directory_iterator it(directory, error);
-  if (error) return files;
-  for (; it != fs::directory_iterator(); it.increment(error)) {
-    if (error) break;
-    const fs::path& path = it->path();
-    if (path.extension() != ".so") continue;
-    std::error_code status_error;
-    if (!it->is_regular_file(status_error)) continue;
-    files.push_back(path);
-  }
-  std::sort(files.begin(), files.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
-  return files;
-}
-
-// Why a file is not loaded: its state and a message that names the file,
-// what was expected and found, and what to do.
-struct Refusal {
-  PluginState state;
-  std::string message;
-};
 using Step = std::optional<Refusal>;
 
-// Refuses a file that someone other than root or us could change.
-Step check_file_safety(const fs::path& file) {
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
-    int error = errno;
-    return Refusal{PluginState::LoadFailed,
-                   "Cannot read plugin " + quote_path(file) + ": " + std::strerror(error) + "."};
-  }
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return Refusal{PluginState::Insecure,
-                   "Insecure plugin " + quote_path(file) + ": it is writable by group or others (mode " +
-                       octal_mode(st.st_mode) + "); it must not be: chmod go-w " + quote_path(file)};
-  uid_t self = ::geteuid();
-  if (st.st_uid != 0 && st.st_uid != self) {
-    std::string allowed = self == 0 ? "root (uid 0)"
-                                    : "root (uid 0) or the daemon's user (uid " +
-                                          std::to_string(self) + ")";
-    return Refusal{PluginState::Insecure, "Insecure plugin " + quote_path(file) + ": it is owned by uid " +
-                                              std::to_string(st.st_uid) + "; it must be owned by " +
-                                              allowed + ": chown root " + quote_path(file)};
-  }
-  return std::nullopt;
+// The path dlopen is given for the open descriptor `fd`.
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// `text` with every mention of the descriptor's path replaced by the file's.
+std::string name_file(std::string text, int fd, const fs::path& file) {
+  const std::string alias = fd_path(fd);
+  for (std::size_t at = text.find(alias); at != std::string::npos; at = text.find(alias, at + file.string().size()))
+    text.replace(at, alias.size(), file.string());
+  return text;
 }
 
+// The ELF check: a file dlopen would map past its end never reaches it.
+Step check_elf(const fs::path& file, int fd, const struct stat& st) {
+  auto problem = elf_problem(fd, static_cast<std::uint64_t>(st.st_size));
+  if (!problem) return std::nullopt;
+  switch (problem->kind) {
+    case ElfProblem::Kind::NotElf:
+    case ElfProblem::Kind::NotShared:
+      return Refusal{PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) + " is not a shared library (" +
+                                                  problem->text + "). Only Tails Server plugins belong here."};
+    case ElfProblem::Kind::OtherMachine:
+      return Refusal{PluginState::LoadFailed, "Cannot load plugin " + quote_path(file) + ": " + problem->text +
+                                                  ". Install the plugin built for this machine."};
+    case ElfProblem::Kind::Damaged:
+      break;
+  }
+  return Refusal{PluginState::Corrupt,
+                 "Corrupt plugin " + quote_path(file) + ": " + problem->text +
+                     "; a whole shared object was expected (an interrupted upgrade or a full disk leaves files "
+                     "cut short). Reinstall the package that owns it: dpkg -S " + quote_path(file)};
+}
+
+Step check_quarantine(const fs::path& file, Quarantine* quarantine, PluginRecord& record) {
+  if (!quarantine) return std::nullopt;
+  auto crash = quarantine->find(file, record.identity);
+  if (!crash) return std::nullopt;
+  record.name = crash->name;
+  std::string retry = crash->name.empty() ? file.filename().string() : crash->name;
+  return Refusal{PluginState::Crashed,
+                 "Crashed plugin " + quote_path(file) + ": tails-serverd died while running its " + crash->step +
+                     " step (noticed " + crash->noticed + "), so it is put aside and its services are left as "
+                     "they are. It stays aside until its file changes (a new version) or an administrator runs: "
+                     "tails-server plugin retry " + retry + ". The crash is in the journal: journalctl -u "
+                     "tails-serverd"};
+}
+
+}  // namespace
+
+struct PluginLoader::OpenLibrary {
+  Fd fd;
+  boost::dll::shared_library library;
+
+  explicit OpenLibrary(Fd descriptor) : fd(std::move(descriptor)) {}
+  // glibc finds a loaded library by its name, /proc/self/fd/N, before it
+  // opens anything: while a library stays mapped after dlclose (glibc keeps
+  // some, e.g. with STB_GNU_UNIQUE symbols), its descriptor stays open, so
+  // that no other file gets that number and that name.
+  ~OpenLibrary() {
+    if (!library.is_loaded()) return;
+    library.unload();
+    std::string name = fd_path(fd.get());
+    if (void* still = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+      ::dlclose(still);
+      (void)fd.release();
+    }
+  }
+};
+
+namespace {
+
 // dlopen: runs the plugin's static initializers, nothing else of it.
-Step open_library(const fs::path& file, boost::dll::shared_library& library) {
+Step open_library(const fs::path& file, PluginLoader::OpenLibrary& open) {
   try {
-    library.load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    open.library.load(fd_path(open.fd.get()), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::system_error& error) {
-    std::string text = dlerror_text(error);
+    std::string text = name_file(dlerror_text(error), open.fd.get(), file);
     if (is_not_a_shared_object(text))
       return Refusal{PluginState::NotAPlugin, "Not a plugin: " + quote_path(file) +
                                                   " is not a shared library (" + text +
@@ -231,7 +252,8 @@ Step open_library(const fs::path& file, boost::dll::shared_library& library) {
                        ". Rebuild it against this SDK with tails_server_add_plugin(), which "
                        "refuses undefined symbols, and install the libraries it needs."};
   } catch (const std::exception& error) {
-    return Refusal{PluginState::LoadFailed, "Cannot load plugin " + quote_path(file) + ": " + error.what() + "."};
+    return Refusal{PluginState::LoadFailed, "Cannot load plugin " + quote_path(file) + ": " +
+                                                name_file(error.what(), open.fd.get(), file) + "."};
   }
   return std::nullopt;
 }
@@ -298,11 +320,11 @@ Step check_unique(const fs::path& file, const std::string& name, const std::vect
 
 // Runs the factory and checks the service's attributes. The service's
 // deleter holds the library, so a service never outlives its code.
-Step create_service(const fs::path& file, const std::shared_ptr<boost::dll::shared_library>& library,
+Step create_service(const fs::path& file, const std::shared_ptr<PluginLoader::OpenLibrary>& library,
                     PluginRecord& record) {
   std::unique_ptr<TailsService> created;
   try {
-    auto& factory = library->get_alias<ServiceFactory>(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL);
+    auto& factory = library->library.get_alias<ServiceFactory>(TAILS_SERVER_PLUGIN_FACTORY_SYMBOL);
     created = factory();
   } catch (const std::exception& error) {
     return Refusal{PluginState::ConstructorFailed, "Failed to create the service of plugin " + quote_path(file) +
@@ -339,32 +361,60 @@ PluginLoader::~PluginLoader() {
 
 const std::vector<PluginRecord>& PluginLoader::load(const std::vector<fs::path>& directories) {
   for (const fs::path& directory : directories)
-    for (const fs::path& file : candidate_files(directory)) records_.push_back(load_file(file));
+    for (PluginFile& file : open_plugin_files(directory)) records_.push_back(load_file(std::move(file)));
   return records_;
 }
 
-PluginRecord PluginLoader::load_file(const fs::path& file) {
+const PluginRecord* PluginLoader::reload(const fs::path& file) {
+  for (PluginRecord& record : records_) {
+    if (record.file != file) continue;
+    for (PluginFile& found : open_plugin_files(file.parent_path()))
+      if (found.path == file) {
+        record = load_file(std::move(found));
+        return &record;
+      }
+    record.state = PluginState::Unreadable;
+    record.message = "Unreadable plugin " + quote_path(file) + ": it is no longer there.";
+    return &record;
+  }
+  return nullptr;
+}
+
+Quarantine::Step PluginLoader::step(const PluginRecord& record, std::string_view step) {
+  if (!quarantine_) return Quarantine::Step(nullptr);
+  return quarantine_->begin(record.file, record.identity, record.name, step);
+}
+
+PluginRecord PluginLoader::load_file(PluginFile file) {
   PluginRecord record;
-  record.file = file;
-  // Until the factory runs, no code of the plugin but its static
-  // initializers has run, so a refused library is unloaded when `library`
-  // goes out of scope.
-  auto library = std::make_shared<boost::dll::shared_library>();
-  Step refusal = check_file_safety(file);
-  if (!refusal) refusal = open_library(file, *library);
-  if (!refusal) refusal = check_info(file, *library, record);
-  if (!refusal) refusal = check_unique(file, record.name, records_);
+  record.file = file.path;
+  if (file.fd) record.identity = FileIdentity::of(file.st);
+  Step refusal = std::move(file.refusal);
+  if (!refusal) refusal = check_quarantine(file.path, quarantine_, record);
+  if (!refusal) refusal = check_elf(file.path, file.fd.get(), file.st);
+  auto library = std::make_shared<OpenLibrary>(std::move(file.fd));
+  if (!refusal) {
+    // Until the factory runs, no code of the plugin but its static
+    // initializers has run, so a refused library is unloaded here (its
+    // static destructors run inside the step too).
+    auto loading = step(record, "load");
+    refusal = open_library(record.file, *library);
+    if (!refusal) refusal = check_info(record.file, library->library, record);
+    if (!refusal) refusal = check_unique(record.file, record.name, records_);
+    if (refusal) library.reset();
+  }
   if (!refusal) {
     // From here on the plugin's own code runs and may leave anything behind
     // (an exception's type, a registered callback), so its library stays
     // loaded as long as the loader lives, whatever happens.
     libraries_.push_back(library);
-    refusal = create_service(file, library, record);
+    auto creating = step(record, "create");
+    refusal = create_service(record.file, library, record);
+    if (refusal) record.service.reset();
   }
   if (refusal) {
     record.state = refusal->state;
     record.message = std::move(refusal->message);
-    record.service.reset();
     return record;
   }
   record.state = PluginState::Loaded;

@@ -53,16 +53,40 @@ std::vector<OptionPtr> standard_options(const TailsService& service) {
 
 ServiceManager::ServiceManager(const DaemonConfig& config, Host& host)
     : impl_(std::make_unique<Impl>(config, host)) {
-  for (const auto& record : impl_->loader.load(config.plugin_dirs)) {
-    if (record.state != PluginState::Loaded) continue;  // the daemon reports refusals
-    auto entry = std::make_unique<Impl::Entry>();
-    entry->service = record.service;
-    entry->options = standard_options(*record.service);
-    for (const auto& option : record.service->options) entry->options.push_back(option);
-    entry->context = std::make_unique<Impl::Context>(*impl_, *entry, host);
-    impl_->load(*entry);
-    impl_->entries.push_back(std::move(entry));
+  for (const auto& record : impl_->loader.load(config.plugin_dirs))
+    if (record.state == PluginState::Loaded) add(record);  // the daemon reports refusals
+}
+
+void ServiceManager::add(const PluginRecord& record) {
+  auto entry = std::make_unique<Impl::Entry>();
+  entry->file = record.file;
+  entry->identity = record.identity;
+  entry->service = record.service;
+  entry->options = standard_options(*record.service);
+  for (const auto& option : record.service->options) entry->options.push_back(option);
+  entry->context = std::make_unique<Impl::Context>(*impl_, *entry, impl_->host);
+  impl_->load(*entry);
+  impl_->entries.push_back(std::move(entry));
+}
+
+const PluginRecord& ServiceManager::retry_plugin(const std::string& plugin) {
+  auto crash = impl_->quarantine.forget(plugin);
+  if (!crash) {
+    std::vector<std::string> crashed;
+    for (const auto& record : plugins())
+      if (record.state == PluginState::Crashed)
+        crashed.push_back(record.name.empty() ? record.file.filename().string() : record.name);
+    throw ServiceError(ErrorCode::NoSuchService,
+                       "no plugin named '" + plugin + "' is put aside after a crash; put aside: " +
+                           (crashed.empty() ? std::string("none") : tails_server::detail::join(crashed, ", ")));
   }
+  impl_->host.log(LogLevel::Info, "an administrator retries the plugin in " + crash->file.string() +
+                                      ", which crashed the daemon in its " + crash->step + " step");
+  const PluginRecord* record = impl_->loader.reload(crash->file);
+  if (!record)
+    throw ServiceError(ErrorCode::Failed, "the plugin file " + crash->file.string() + " is no longer known");
+  if (record->state == PluginState::Loaded) add(*record);
+  return *record;
 }
 
 ServiceManager::~ServiceManager() {
@@ -145,7 +169,7 @@ std::vector<OptionView> ServiceManager::options(const std::string& service, bool
       view.value = masked;
     } else {
       try {
-        view.value = impl_->call_plugin(entry, "reading option " + view.name + " of",
+        view.value = impl_->call_plugin(entry, "option " + view.name, "reading option " + view.name + " of",
                                         [&] { return impl_->value(entry, option->name()); });
       } catch (const ServiceError& error) {
         view.value = std::string("(unavailable: ") + error.what() + ")";
@@ -159,7 +183,7 @@ std::vector<OptionView> ServiceManager::options(const std::string& service, bool
 std::string ServiceManager::get_option(const std::string& service, const std::string& option) const {
   const auto& entry = impl_->find(service);
   Impl::option(entry, option);
-  return impl_->call_plugin(entry, "reading option " + option + " of", [&] { return impl_->value(entry, option); });
+  return impl_->call_plugin(entry, "option " + option, "reading option " + option + " of", [&] { return impl_->value(entry, option); });
 }
 
 std::string ServiceManager::set_option(const std::string& service, const std::string& option,
@@ -230,21 +254,21 @@ void ServiceManager::run_hook(const std::string& service, Hook hook) {
   auto& context = *entry.context;
   switch (hook) {
     case Hook::Install:
-      return impl_->call_plugin(entry, "setting up", [&] { plugin.install(context); });
+      return impl_->call_plugin(entry, "install", "setting up", [&] { plugin.install(context); });
     case Hook::Configure:
-      return impl_->call_plugin(entry, "configuring", [&] { plugin.configure(context); });
+      return impl_->call_plugin(entry, "configure", "configuring", [&] { plugin.configure(context); });
     case Hook::Start:
-      return impl_->call_plugin(entry, "preparing to start", [&] { plugin.start(context); });
+      return impl_->call_plugin(entry, "start", "preparing to start", [&] { plugin.start(context); });
     case Hook::Stop:
-      return impl_->call_plugin(entry, "stopping", [&] { plugin.stop(context); });
+      return impl_->call_plugin(entry, "stop", "stopping", [&] { plugin.stop(context); });
     case Hook::Uninstall:
-      return impl_->call_plugin(entry, "uninstalling", [&] { plugin.uninstall(context); });
+      return impl_->call_plugin(entry, "uninstall", "uninstalling", [&] { plugin.uninstall(context); });
   }
 }
 
 std::vector<OnionPort> ServiceManager::onion_ports(const std::string& service) const {
   const auto& entry = impl_->find(service);
-  return impl_->call_plugin(entry, "getting the onion ports of",
+  return impl_->call_plugin(entry, "onion ports", "getting the onion ports of",
                             [&] { return entry.service->onion_ports(*entry.context); });
 }
 
@@ -327,7 +351,7 @@ void ServiceManager::forget(const std::string& service) {
 
 ConnectionInfo ServiceManager::connection_info(const std::string& service) const {
   const auto& entry = impl_->find(service);
-  return impl_->call_plugin(entry, "getting the connection info of",
+  return impl_->call_plugin(entry, "connection info", "getting the connection info of",
                             [&] { return entry.service->connection_info(*entry.context); });
 }
 
@@ -368,7 +392,7 @@ std::string ServiceManager::run_command(const std::string& service, const std::s
                            std::to_string(arguments.size()));
   if (found->reads_secret && secret.empty())
     throw ServiceError(ErrorCode::InvalidValue, "command '" + command + "' of '" + service + "' needs a secret");
-  return impl_->call_plugin(entry, "running " + command + " on",
+  return impl_->call_plugin(entry, "command " + command, "running " + command + " on",
                             [&] { return entry.service->run_command(*entry.context, command, arguments, secret); });
 }
 

@@ -80,7 +80,12 @@ class ServiceManager {
   ServiceManager(const DaemonConfig& config, Host& host);
   ~ServiceManager();
 
+  // One record per plugin file, refused ones too (a crashed one is Crashed).
   const std::vector<PluginRecord>& plugins() const;
+  // Takes the plugin named `plugin` (or the file: its path or file name) out
+  // of the quarantine and loads it again; a Loaded one becomes a service.
+  // Returns its new record. NoSuchService if no crashed plugin matches.
+  const PluginRecord& retry_plugin(const std::string& plugin);
   // The host the services' paths and files go through.
   Host& host() const;
   // Names of the loaded services, in load order.
@@ -180,6 +185,8 @@ class ServiceManager {
                           const std::vector<std::string>& arguments, const std::string& secret);
 
  private:
+  void add(const PluginRecord& record);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -73,6 +73,8 @@ struct ServiceManager::Impl {
   };
 
   struct Entry {
+    std::filesystem::path file;  // the plugin's
+    FileIdentity identity;
     std::shared_ptr<TailsService> service;
     std::vector<OptionPtr> options;  // standard ones first
     ServiceState state;
@@ -81,7 +83,7 @@ struct ServiceManager::Impl {
   };
 
   Impl(const DaemonConfig& config_, Host& host_)
-      : config(config_), host(host_), store(config_.state_dir),
+      : config(config_), host(host_), quarantine(config_.runtime_dir), loader(&quarantine), store(config_.state_dir),
         persistence(config_.persistence_root, config_.state_dir, persistence_options(config_)) {
     store.set_persistent_directory(persistence.tree());
   }
@@ -95,10 +97,11 @@ struct ServiceManager::Impl {
 
   DaemonConfig config;
   Host& host;
+  Quarantine quarantine;
+  PluginLoader loader;
   StateStore store;
   Persistence persistence;
   UnitGuard unit_guard;
-  PluginLoader loader;
   std::vector<std::unique_ptr<Entry>> entries;
 
   Entry& find(const std::string& name) const {
@@ -248,8 +251,12 @@ struct ServiceManager::Impl {
                                                            : "off: data, state and onion key are amnesic"));
   }
 
+  // Runs plugin code: `step` ("configure", "command backup", ...) is
+  // recorded while it runs, so that a crash puts the plugin aside; an
+  // exception becomes a ServiceError saying `what` failed.
   template <class F>
-  auto call_plugin(const Entry& entry, const std::string& what, F&& f) const -> decltype(f()) {
+  auto call_plugin(const Entry& entry, std::string_view step, const std::string& what, F&& f) -> decltype(f()) {
+    auto running = quarantine.begin(entry.file, entry.identity, entry.service->name, step);
     try {
       return f();
     } catch (const ServiceError&) {

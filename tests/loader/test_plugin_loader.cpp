@@ -4,8 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include "plugins/plugin_loader.h"
-#include "temp_dir.h"
+#include "loader_test_support.h"
 
 #include <tails_server/version.h>
 
@@ -21,70 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace fs = std::filesystem;
-using tails_server::core::PluginLoader;
-using tails_server::core::PluginRecord;
-using tails_server::core::PluginState;
-using tails_server::test::TempDir;
-
 namespace {
-
-const fs::path kFixtureDir = TAILS_SERVER_FIXTURE_DIR;
-
-// Copies fixture `file_name` into `directory` with mode 0644, so that the
-// tests do not depend on the umask the fixtures were built with.
-fs::path copy_fixture(const std::string& file_name, const fs::path& directory,
-                      const std::string& as = {}) {
-  fs::path target = directory / (as.empty() ? file_name : as);
-  fs::copy_file(kFixtureDir / file_name, target, fs::copy_options::overwrite_existing);
-  fs::permissions(target, fs::perms(0644));
-  return target;
-}
-
-// A temporary plugin directory holding copies of some fixtures, scanned once.
-struct Scan {
-  TempDir dir{"tails-server-loader-test"};
-  PluginLoader loader;
-
-  explicit Scan(const std::vector<std::string>& fixtures) {
-    for (const auto& fixture : fixtures) copy_fixture(fixture, dir.path());
-    loader.load({dir.path()});
-  }
-  const PluginRecord& only() const {
-    REQUIRE(loader.records().size() == 1);
-    return loader.records().front();
-  }
-  const PluginRecord& record(const std::string& file_name) const {
-    for (const auto& record : loader.records())
-      if (record.file.filename() == file_name) return record;
-    FAIL("no record for " << file_name);
-    throw std::logic_error("unreachable");
-  }
-};
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Checks a refusal: its state, that its message names the file, and that it
-// holds each of `parts`.
-void check_refused(const PluginRecord& record, PluginState state,
-                   const std::vector<std::string>& parts) {
-  INFO("file: " << record.file.string());
-  INFO("message: " << record.message);
-  CHECK(to_string(record.state) == to_string(state));
-  CHECK_FALSE(record.service);
-  CHECK(contains(record.message, "'" + record.file.string() + "'"));
-  for (const auto& part : parts) CHECK_MESSAGE(contains(record.message, part), "missing: " << part);
-}
-
-// Whether the library at `file` is mapped in this process now.
-bool is_resident(const fs::path& file) {
-  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  if (!handle) return false;
-  dlclose(handle);
-  return true;
-}
 
 std::vector<std::string> read_lines(const fs::path& file) {
   std::vector<std::string> lines;
@@ -120,6 +56,8 @@ TEST_CASE("to_string gives every plugin state its documented name") {
   CHECK(to_string(PluginState::Loaded) == "loaded");
   CHECK(to_string(PluginState::NotAPlugin) == "not-a-plugin");
   CHECK(to_string(PluginState::Insecure) == "insecure");
+  CHECK(to_string(PluginState::Unreadable) == "unreadable");
+  CHECK(to_string(PluginState::Corrupt) == "corrupt");
   CHECK(to_string(PluginState::LoadFailed) == "load-failed");
   CHECK(to_string(PluginState::WrongApiVersion) == "wrong-api-version");
   CHECK(to_string(PluginState::WrongAbi) == "wrong-abi");
@@ -127,6 +65,7 @@ TEST_CASE("to_string gives every plugin state its documented name") {
   CHECK(to_string(PluginState::ConstructorFailed) == "constructor-failed");
   CHECK(to_string(PluginState::InvalidMetadata) == "invalid-metadata");
   CHECK(to_string(PluginState::Duplicate) == "duplicate");
+  CHECK(to_string(PluginState::Crashed) == "crashed");
 }
 
 TEST_CASE("a good plugin is loaded and its service answers") {
@@ -156,11 +95,10 @@ TEST_CASE("a text file or an empty file named .so is not a plugin") {
   check_refused(scan.record("empty.so"), PluginState::NotAPlugin, {"file too short"});
 }
 
-TEST_CASE("files not named .so and directories and missing directories are skipped") {
+TEST_CASE("files not named .so and missing directories are skipped") {
   TempDir dir("tails-server-loader-test");
   copy_fixture("README.txt", dir.path());
   copy_fixture("good.so", dir.path(), "good.so.1");
-  fs::create_directory(dir / "directory.so");
   PluginLoader loader;
   CHECK(loader.load({dir / "missing", dir.path(), "/nonexistent/tails-server"}).empty());
 }
