@@ -16,6 +16,7 @@ inline constexpr const char* manage_action = "org.boum.tails.server.manage";
 namespace method {
 inline constexpr const char* list_services = "ListServices";
 inline constexpr const char* list_plugins = "ListPlugins";
+inline constexpr const char* retry_plugin = "RetryPlugin";
 inline constexpr const char* get_info = "GetInfo";
 inline constexpr const char* get_status = "GetStatus";
 inline constexpr const char* get_options = "GetOptions";
@@ -59,9 +60,9 @@ inline constexpr const char* no_such_client = "org.boum.tails.Server.Error.NoSuc
 // The type signature of each message body (messages.h names the struct).
 namespace signature {
 inline constexpr const char* none = "";
-inline constexpr const char* text = "s";                      // GetOption, RunCommand, ImportKey replies
+inline constexpr const char* text = "s";                      // GetOption, RunCommand, ImportKey, RetryPlugin replies
 inline constexpr const char* names = "as";                    // ListClients reply
-inline constexpr const char* service_call = "s";              // a call naming one service
+inline constexpr const char* service_call = "s";              // a call naming one service (or plugin: RetryPlugin)
 inline constexpr const char* option_call = "ss";              // GetOption, ResetOption
 inline constexpr const char* set_option_call = "sss";         // SetOption
 inline constexpr const char* client_call = "ss";              // AddClient, RemoveClient

@@ -43,6 +43,8 @@ const sd_bus_vtable BusServer::vtable_[] = {
                              SD_BUS_PARAM(services), &handle<&BusServer::list_services>, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES(method::list_plugins, signature::none, , signature::plugin_list, SD_BUS_PARAM(plugins),
                              &handle<&BusServer::list_plugins>, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES(method::retry_plugin, signature::service_call, SD_BUS_PARAM(plugin), signature::text,
+                             SD_BUS_PARAM(state), &handle<&BusServer::retry_plugin>, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES(method::get_info, signature::service_call, SD_BUS_PARAM(service),
                              signature::service_details, SD_BUS_PARAM(info), &handle<&BusServer::get_info>,
                              SD_BUS_VTABLE_UNPRIVILEGED),
@@ -160,6 +162,20 @@ void BusServer::list_services(sd_bus_message* call) {
 }
 
 void BusServer::list_plugins(sd_bus_message* call) { reply(call, wire::plugins(manager_.plugins())); }
+
+void BusServer::retry_plugin(sd_bus_message* call) {
+  auto [plugin] = dbus::decode<dbus::ServiceCall>(call);
+  when_authorized(call, "retrying the crashed plugin '" + plugin + "'", [this, plugin](sd_bus_message* call) {
+    const core::PluginRecord& record = manager_.retry_plugin(plugin);
+    if (record.state != core::PluginState::Loaded) {
+      log::warning("retried plugin " + record.file.string() + " is refused: " + record.message);
+      throw BusError(dbus::error::failed, record.message);
+    }
+    log::info("retried plugin '" + record.name + "' from " + record.file.string() + " is loaded");
+    lifecycle_.adopt(record.name);
+    reply(call, std::string(core::to_string(record.state)));
+  });
+}
 
 void BusServer::get_info(sd_bus_message* call) {
   auto [service] = dbus::decode<dbus::ServiceCall>(call);

@@ -55,6 +55,8 @@ class BusServer {
 
   void list_services(sd_bus_message* call);
   void list_plugins(sd_bus_message* call);
+  // RetryPlugin: [manage] ServiceManager::retry_plugin, then Lifecycle::adopt.
+  void retry_plugin(sd_bus_message* call);
   void get_info(sd_bus_message* call);
   void get_status(sd_bus_message* call);
   void get_options(sd_bus_message* call);

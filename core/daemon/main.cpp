@@ -33,6 +33,8 @@ int serve(const core::DaemonConfig& config) {
   for (const auto& record : manager.plugins()) {
     if (record.state == core::PluginState::Loaded)
       log::info("loaded plugin '" + record.name + "' from " + record.file.string());
+    else if (record.state == core::PluginState::Crashed)
+      log::error("put aside plugin " + record.file.string() + ": " + record.message);
     else
       log::warning("refused plugin " + record.file.string() + " (" +
                            std::string(core::to_string(record.state)) + "): " + record.message);

@@ -20,6 +20,10 @@ void Lifecycle::autostart(Done done) {
     log::info("autostart: read the state of " + name + " from the Persistent Storage");
     if (impl_->manager.enabled(name)) impl_->keep_enabled_at_start(name);
   }
+  for (const auto& record : impl_->manager.plugins())
+    if (record.state == PluginState::Crashed)
+      log::error("autostart: skipped " + (record.name.empty() ? record.file.string() : record.name) +
+                 ", its plugin is put aside after a crash: " + record.message);
   for (const auto& name : impl_->manager.service_names()) {
     try {
       if (impl_->manager.get_option(name, standard_option::autostart) == "true") run->pending.push_back(name);

@@ -13,16 +13,7 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
   manager.set_unit_guard([this](const std::string& service, const std::function<void()>& work) {
     impl_->guarded(service, work);
   });
-  for (const auto& name : manager.service_names()) {
-    if (!manager.enabled(name)) continue;
-    if (!impl_->keep_enabled_at_start(name)) continue;
-    impl_->watch(name);
-    try {
-      impl_->publish(name);
-    } catch (const std::exception& error) {
-      log::error("cannot publish the onion of " + name + ": " + error.what());
-    }
-  }
+  for (const auto& name : manager.service_names()) take_over(name);
   // The rules of the services recorded as enabled, and nothing else: after a
   // crash no LAN rule of a disabled service stays open.
   impl_->firewall.reconcile();
@@ -34,6 +25,23 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
   } catch (const std::exception& error) {
     log::warning(std::string("the Persistent Storage will not be noticed when it is unlocked: ") + error.what());
   }
+}
+
+void Lifecycle::take_over(const std::string& name) {
+  if (!manager_.enabled(name)) return;
+  if (!impl_->keep_enabled_at_start(name)) return;
+  impl_->watch(name);
+  try {
+    impl_->publish(name);
+  } catch (const std::exception& error) {
+    log::error("cannot publish the onion of " + name + ": " + error.what());
+  }
+}
+
+void Lifecycle::adopt(const std::string& name) {
+  take_over(name);
+  impl_->firewall.reconcile();
+  impl_->emit_current(name);
 }
 
 void Lifecycle::storage_changed() {

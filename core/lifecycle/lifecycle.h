@@ -120,6 +120,10 @@ class Lifecycle {
   void uninstall(const std::string& service, Done done);
 
   LifecycleStatus status(const std::string& service);
+  // A service the manager added while the daemon runs (a crashed plugin an
+  // administrator retried): taken over as at start (an enabled one's unit
+  // watched, its onion published, its rules applied).
+  void adopt(const std::string& service);
 
   // Publishes the onion of an enabled service again with its current ports
   // and client keys (after a client was added or removed, or an option such
@@ -184,6 +188,8 @@ class Lifecycle {
   void run_unit(const std::string& service, Done done);
   // The mount table changed: autostart once <persistence_root>/tails-server appears.
   void storage_changed();
+  // An enabled service at start (or adopted): kept, watched and published.
+  void take_over(const std::string& service);
 
   ServiceManager& manager_;
   struct Impl;

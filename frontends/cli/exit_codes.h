@@ -18,6 +18,7 @@ enum ExitCode : int {
   busy = 9,              // another operation runs on the service (or another install)
   not_installed = 10,    // the service's packages are not installed
   no_such_client = 11,   // the service has no client of that name
+  daemon_stopped = 12,   // tails-serverd died during the call (a plugin crashed it)
   interrupted = 130,     // SIGINT or SIGTERM while waiting (the daemon goes on)
 };
 
@@ -34,6 +35,7 @@ constexpr ExitCode exit_code_for(client::ErrorKind kind) {
     case ErrorKind::busy: return busy;
     case ErrorKind::not_installed: return not_installed;
     case ErrorKind::no_such_client: return no_such_client;
+    case ErrorKind::daemon_stopped: return daemon_stopped;
     case ErrorKind::interrupted: return interrupted;
     case ErrorKind::failed: break;
   }
@@ -54,6 +56,7 @@ inline constexpr const char* exit_codes_help =
     "    9  busy: another operation runs on the service, or another install or uninstall\n"
     "   10  the service is not installed (install it first)\n"
     "   11  no such client\n"
+    "   12  tails-serverd stopped during the call (a plugin crashed it; it was put aside)\n"
     "  130  interrupted while waiting; the operation goes on in tails-serverd\n";
 
 }  // namespace tails_server::cli

@@ -104,6 +104,35 @@ void list(const Invocation& in) {
   print(std::cout, doc, in.format);
 }
 
+void plugin(const Invocation& in) {
+  if (in.args[0] != "retry") throw UsageError("unknown plugin action '" + in.args[0] + "'; known: retry");
+  const std::string& name = in.args[1];
+  DaemonClient client;
+  print(std::cout, Document{{name, {{"state", client.retry_plugin(name)}}}}, in.format);
+}
+
+// After the daemon died during a call: waits for systemd to restart it and
+// says which plugin it put aside (the one named `service` first, if any).
+std::string explain_stop(const std::string& service) {
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    try {
+      DaemonClient client;
+      std::vector<PluginSummary> crashed;
+      for (const auto& p : client.list_plugins())
+        if (p.state == "crashed") crashed.push_back(p);
+      auto named = std::find_if(crashed.begin(), crashed.end(), [&](const auto& p) { return p.name == service; });
+      if (named != crashed.end()) crashed = {*named};
+      std::string text = "tails-serverd stopped during the call; it was restarted";
+      for (const auto& p : crashed)
+        text += " and put aside " + (p.name.empty() ? p.file : "the plugin " + p.name) + ": " + p.message;
+      return text + (crashed.empty() ? ". See journalctl -u tails-serverd" : "");
+    } catch (const ClientError&) {
+      usleep(250 * 1000);
+    }
+  }
+  return "tails-serverd stopped during the call and is not back; see journalctl -u tails-serverd";
+}
+
 void info(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
@@ -467,6 +496,10 @@ const std::vector<Verb>& verbs() {
        "client authorization: add a client NAME and print its key once, remove a client (the onion is "
        "published again without it), or list the clients' names",
        2, 3, client},
+      {"plugin", "plugin retry NAME",
+       "load again a plugin put aside after it crashed tails-serverd (NAME: its name, or its file when the "
+       "crash came before its name was known)",
+       2, 2, plugin},
       {"import-key", "import-key SVC FILE",
        "give the service the onion address of a key file (tor's hs_ed25519_secret_key, or an ED25519-V3: "
        "key); FILE may be - for standard input; the service must be disabled",
@@ -551,7 +584,9 @@ int main(int argc, char** argv) {
     std::cerr << "tails-server: " << e.what() << '\n';
     return ExitCode::usage_error;
   } catch (const ClientError& e) {
-    std::cerr << "tails-server: " << e.what() << '\n';
+    std::string message = e.what();
+    if (e.kind() == ErrorKind::daemon_stopped) message = explain_stop(in.args.empty() ? "" : in.args[0]);
+    std::cerr << "tails-server: " << message << '\n';
     return exit_code_for(e.kind());
   } catch (const std::exception& e) {
     std::cerr << "tails-server: " << e.what() << '\n';

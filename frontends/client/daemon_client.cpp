@@ -106,6 +106,10 @@ std::vector<Option> DaemonClient::options(const std::string& service) {
   return call<dbus::OptionList>(dbus::method::get_options, 0, dbus::ServiceCall{service});
 }
 
+std::string DaemonClient::retry_plugin(const std::string& plugin) {
+  return call<std::string>(dbus::method::retry_plugin, long_call_usec, dbus::ServiceCall{plugin});
+}
+
 std::string DaemonClient::get_option(const std::string& service, const std::string& option) {
   return call<std::string>(dbus::method::get_option, long_call_usec, dbus::OptionCall{service, option});
 }

@@ -43,6 +43,8 @@ class DaemonClient {
   // Each throws ClientError with the exit code of the daemon's error.
   std::vector<ServiceSummary> list_services();
   std::vector<PluginSummary> list_plugins();
+  // Takes a crashed plugin out of the quarantine; returns its new state.
+  std::string retry_plugin(const std::string& plugin);
   ServiceDetails info(const std::string& service);
   Status status(const std::string& service);
   std::vector<Option> options(const std::string& service);

@@ -27,6 +27,9 @@ ClientError error_from_bus(const sd_bus_error* error, int errno_value) {
   std::string name = error && error->name ? error->name : "";
   std::string message = error && error->message ? error->message : std::strerror(errno_value);
   ErrorKind kind = error_kind_for(name);
+  // The bus's answer when the daemon's connection closed before it replied.
+  if (name == SD_BUS_ERROR_NO_REPLY && message.find("disconnected") != std::string::npos)
+    return ClientError(ErrorKind::daemon_stopped, "tails-serverd stopped while handling the call (" + message + ")");
   if (kind == ErrorKind::unreachable || name.empty() || name == SD_BUS_ERROR_DISCONNECTED)
     return ClientError(ErrorKind::unreachable, unreachable_message(message));
   return ClientError(kind, message);

@@ -21,6 +21,7 @@ enum class ErrorKind {
   busy,             // another operation runs on the service
   not_installed,    // the service's packages are not installed
   no_such_client,
+  daemon_stopped,   // tails-serverd died during the call (a plugin crashed it)
   interrupted,      // SIGINT or SIGTERM while waiting (the daemon goes on)
 };
 
