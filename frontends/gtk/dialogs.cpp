@@ -124,6 +124,12 @@ std::string error_in_words(const client::ClientError& error) {
       return _("The administration password is needed for this, and it was not given. Nothing was changed.");
     case ErrorKind::unreachable:
       return _("Tails Server is not running. Start it in a terminal with: sudo systemctl start tails-serverd");
+    case ErrorKind::daemon_stopped:
+      return Glib::ustring::compose(_("Tails Server's background service stopped while doing this; it was "
+                                      "restarted. A plugin probably crashed it: that plugin is put aside and "
+                                      "the other services go on. Details: %1"),
+                                    error.what())
+          .raw();
     case ErrorKind::busy:
       return Glib::ustring::compose(_("Please wait: %1"), error.what()).raw();
     default:
