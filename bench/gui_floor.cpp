@@ -1,11 +1,9 @@
 // The toolkit's floor for bench/gui_bench.py: an empty gtkmm 4 window that,
 // like tails-server-gui with TAILS_SERVER_GUI_EXIT_WHEN_FILLED, prints its
 // RSS after its first frame and quits. The GUI's own cost is the difference.
-#include <gtkmm.h>
+#include "print_rss.h"
 
-#include <fstream>
-#include <iostream>
-#include <string>
+#include <gtkmm.h>
 
 namespace {
 
@@ -16,10 +14,7 @@ class Window : public Gtk::ApplicationWindow {
     label_.set_text("Tails Server");
     set_child(label_);
     add_tick_callback([this](const Glib::RefPtr<Gdk::FrameClock>&) {
-      std::ifstream status("/proc/self/status");
-      std::string line;
-      while (std::getline(status, line))
-        if (line.rfind("VmRSS:", 0) == 0) std::cout << "filled " << line << std::endl;
+      tails_server::gui::print_rss();
       get_application()->quit();
       return false;
     });

@@ -1,5 +1,7 @@
 #include "async_client.h"
 
+#include "daemon_signal.h"
+
 #include "dbus/contract.h"
 
 #include <cstring>
@@ -97,27 +99,11 @@ void AsyncClient::subscribe() {
   };
   add(dbus::bus_name, dbus::object_path, dbus::interface, dbus::signal::state_changed,
       [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
-        auto& self = *static_cast<AsyncClient*>(userdata);
-        dbus::StateChange change;
-        try {
-          dbus::decode(m, change);
-        } catch (const dbus::CodecError&) {
-          return 0;  // not ours
-        }
-        if (self.state_handler_) self.state_handler_(change);
-        return 0;
+        return dispatch_signal<dbus::StateChange>(m, static_cast<AsyncClient*>(userdata)->state_handler_);
       });
   add(dbus::bus_name, dbus::object_path, dbus::interface, dbus::signal::option_changed,
       [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
-        auto& self = *static_cast<AsyncClient*>(userdata);
-        dbus::OptionChanged change;
-        try {
-          dbus::decode(m, change);
-        } catch (const dbus::CodecError&) {
-          return 0;
-        }
-        if (self.option_handler_) self.option_handler_(change);
-        return 0;
+        return dispatch_signal<dbus::OptionChanged>(m, static_cast<AsyncClient*>(userdata)->option_handler_);
       });
   // The bus driver says when the daemon's name gets or loses its owner.
   sd_bus_slot* slot = nullptr;

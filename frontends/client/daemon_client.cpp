@@ -1,5 +1,7 @@
 #include "daemon_client.h"
 
+#include "daemon_signal.h"
+
 #include "dbus/codec.h"
 #include "dbus/contract.h"
 
@@ -168,15 +170,7 @@ void DaemonClient::watch_states(StateHandler handler) {
   state_handler_ = std::move(handler);
   if (state_match_) return;
   auto on_signal = [](sd_bus_message* m, void* userdata, sd_bus_error*) -> int {
-    auto& self = *static_cast<DaemonClient*>(userdata);
-    StateChange change;
-    try {
-      dbus::decode(m, change);
-    } catch (const dbus::CodecError&) {
-      return 0;  // not ours
-    }
-    if (self.state_handler_) self.state_handler_(change);
-    return 0;
+    return dispatch_signal<StateChange>(m, static_cast<DaemonClient*>(userdata)->state_handler_);
   };
   // Synchronous: the bus has the match when this returns.
   int r = sd_bus_match_signal(bus_, &state_match_, dbus::bus_name, dbus::object_path,

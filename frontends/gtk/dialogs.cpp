@@ -6,7 +6,7 @@
 namespace tails_server::gui {
 namespace {
 
-// A modal window that deletes itself when it is closed.
+// A modal window with a body and a row of buttons.
 struct Dialog {
   Gtk::Window* window;
   Gtk::Box* body;
@@ -14,14 +14,9 @@ struct Dialog {
 };
 
 Dialog make_dialog(Gtk::Window& parent, const std::string& title) {
-  auto* window = new Gtk::Window;
-  window->set_title(title);
-  window->set_transient_for(parent);
-  window->set_modal(true);
+  auto* window = new_modal_window(parent, title);
   window->set_resizable(false);
   window->set_default_size(440, -1);
-  window->set_hide_on_close(true);
-  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { delete window; }); });
   auto* outer = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL, 12);
   outer->set_margin(18);
   auto* body = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL, 12);
@@ -51,6 +46,16 @@ Gtk::Button* add_button(Dialog& d, const std::string& label, const char* css = n
 }
 
 }  // namespace
+
+Gtk::Window* new_modal_window(Gtk::Window& parent, const std::string& title) {
+  auto* window = new Gtk::Window;
+  window->set_title(title);
+  window->set_transient_for(parent);
+  window->set_modal(true);
+  window->set_hide_on_close(true);
+  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { delete window; }); });
+  return window;
+}
 
 void copy_to_clipboard(Gtk::Widget& widget, const std::string& text) { widget.get_clipboard()->set_text(text); }
 

@@ -11,6 +11,9 @@
 
 namespace tails_server::gui {
 
+// A new modal window over `parent` that deletes itself once hidden (closed).
+Gtk::Window* new_modal_window(Gtk::Window& parent, const std::string& title);
+
 // Asks `question`, explaining `details`; calls `confirmed` only if the user
 // chooses `action` (a destructive action is drawn in red).
 void confirm(Gtk::Window& parent, const std::string& question, const std::string& details,

@@ -2,6 +2,7 @@
 
 #include "accessible.h"
 #include "dialogs.h"
+#include "print_rss.h"
 #include "i18n.h"
 #include "service_page.h"
 #include "state_words.h"
@@ -9,8 +10,6 @@
 #include "dbus/contract.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <iostream>
 
 namespace tails_server::gui {
 namespace {
@@ -148,7 +147,9 @@ void MainWindow::show_services(const dbus::ServiceList& services) {
       }
       continue;
     }
-    ensure_row(s.name).set_state(s.state, -1, s.tor);
+    // While an operation runs, StateChanged alone moves the row (with its progress).
+    ServiceRow& row = ensure_row(s.name);
+    if (!state_is_busy(row.state())) row.set_state(s.state, -1, s.tor);
   }
   empty_.set_visible(rows_.empty());
   services_list_.set_visible(!rows_.empty());
@@ -182,10 +183,7 @@ void MainWindow::on_filled() {
   if (!std::getenv("TAILS_SERVER_GUI_EXIT_WHEN_FILLED")) return;
   // After the next frame is drawn: print the resident memory and quit.
   add_tick_callback([this](const Glib::RefPtr<Gdk::FrameClock>&) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-      if (line.rfind("VmRSS:", 0) == 0) std::cout << "filled " << line << std::endl;
+    print_rss();
     get_application()->quit();
     return false;
   });
@@ -244,17 +242,10 @@ void MainWindow::show_list() {
 }
 
 void MainWindow::show_chooser() {
-  auto* window = new Gtk::Window;
-  window->set_title(_("Add a Service"));
-  window->set_transient_for(*this);
-  window->set_modal(true);
+  auto* window = new_modal_window(*this, _("Add a Service"));
   window->set_default_size(520, 560);
-  window->set_hide_on_close(true);
   auto open = std::make_shared<bool>(true);  // the replies below touch its widgets
-  window->signal_hide().connect([window, open] {
-    *open = false;
-    Glib::signal_idle().connect_once([window] { delete window; });
-  });
+  window->signal_hide().connect([open] { *open = false; });
   auto* scroll = Gtk::make_managed<Gtk::ScrolledWindow>();
   auto* box = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL, 12);
   box->set_margin(18);

@@ -246,12 +246,7 @@ void ServicePage::remove_client(const std::string& client_name) {
 
 void ServicePage::run_command(const dbus::Command& command) {
   // One field per argument, and a password field if the command reads one.
-  auto* window = new Gtk::Window;
-  window->set_title(command.description.empty() ? command.name : command.description);
-  window->set_transient_for(window_);
-  window->set_modal(true);
-  window->set_hide_on_close(true);
-  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { delete window; }); });
+  auto* window = new_modal_window(window_, command.description.empty() ? command.name : command.description);
   auto* box = Gtk::make_managed<Gtk::Box>(Gtk::Orientation::VERTICAL, 8);
   box->set_margin(18);
   box->append(*text_label(window->get_title(), "title-3"));

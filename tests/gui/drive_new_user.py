@@ -32,8 +32,8 @@ d.check(gui.find("Add " + NGINX, timeout=10) is not None, "the chooser offers ng
 d.check(bool(gui.wait_for_text("People connect with", 5)), "the chooser says which client application to use")
 d.screenshot("2-chooser")
 gui.click("Add " + NGINX)
-seen = d.wait_until(lambda: [t for t in gui.label_texts() if t.startswith("Installing")], 60, 0.05)
-d.check(bool(seen), "the row shows the installation in words and progress (%s)" % (seen[:3] if seen else "none"))
+seen = d.wait_until(lambda: (gui.row_state(NGINX) or "").startswith("Installing") and gui.row_state(NGINX), 60, 0.05)
+d.check(bool(seen), "the row shows the installation in words and progress (%s)" % seen)
 if seen:
     d.screenshot("3-installing")
 d.check(gui.find("Open " + NGINX, timeout=300) is not None, "nginx is in the list once added")
