@@ -279,9 +279,11 @@ void MainWindow::show_chooser() {
     auto* add = Gtk::make_managed<Gtk::Button>(_("Add"));
     add->set_valign(Gtk::Align::CENTER);
     set_accessible_label(*add, Glib::ustring::compose(_("Add %1"), s.name).raw());
-    add->signal_clicked().connect([this, window, name = s.name] {
+    add->signal_clicked().connect([this, window, title, name = s.name] {
       window->hide();
-      ensure_row(name).set_state("installing", 0, "connected");
+      ServiceRow& row = ensure_row(name);
+      row.set_shown_name(title->get_text());
+      row.set_state("installing", 0, "connected");
       client_.long_operation(dbus::method::install, name, lifetime_.guard([this](client::Reply<client::Nothing> reply) {
         if (!reply.ok()) show_error(*this, _("Cannot add the service"), *reply.error);
         refresh();

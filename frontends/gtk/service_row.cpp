@@ -43,12 +43,15 @@ ServiceRow::ServiceRow(const std::string& name, std::function<void(bool)> toggle
   set_accessible_label(*this, name);
 }
 
-void ServiceRow::set_details(const dbus::ServiceDetails& details) {
-  std::string shown = details.name_in_gui.empty() ? details.name : details.name_in_gui;
+void ServiceRow::set_shown_name(const std::string& shown) {
   title_.set_text(shown);
   set_accessible_label(*this, shown);
   set_accessible_label(switch_, Glib::ustring::compose(_("Turn %1 on or off"), shown).raw());
   set_accessible_label(open_, Glib::ustring::compose(_("Open %1"), shown).raw());
+}
+
+void ServiceRow::set_details(const dbus::ServiceDetails& details) {
+  set_shown_name(details.name_in_gui.empty() ? details.name : details.name_in_gui);
   if (!details.icon_name.empty() && Gtk::IconTheme::get_for_display(get_display())->has_icon(details.icon_name))
     icon_.set_from_icon_name(details.icon_name);
 }

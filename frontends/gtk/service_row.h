@@ -21,6 +21,8 @@ class ServiceRow : public Gtk::ListBoxRow {
   const std::string& name() const { return name_; }
   const std::string& state() const { return state_; }
   void set_details(const dbus::ServiceDetails& details);
+  // The name in the GUI, before the details come.
+  void set_shown_name(const std::string& shown);
   // The state from ListServices, GetStatus or StateChanged.
   void set_state(const std::string& state, int percent, const std::string& tor);
   // A call on the service runs (the switch waits, a spinner turns).

@@ -5,6 +5,7 @@ bus with the AT-SPI bus, and DBUS_SYSTEM_BUS_ADDRESS pointing at the bus
 where the real tails-serverd runs. Debian 12's python3-dogtail only.
 """
 
+import atexit
 import os
 import subprocess
 import sys
@@ -71,11 +72,20 @@ class Gui:
     def __init__(self):
         self.process = subprocess.Popen([GUI], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.started = time.monotonic()
+        self.closed = False
         self.app = wait_until(lambda: root.application("tails-server-gui"), 20)
         if self.app is None:
             raise RuntimeError("tails-server-gui did not appear on the AT-SPI bus")
+        atexit.register(self._report_death)
+
+    def _report_death(self):
+        """If the GUI died before the driver closed it: how, and what it said."""
+        if not self.closed and self.process.poll() is not None and self.process.returncode != 0:
+            print("the GUI ended with status %d:\n%s" % (self.process.returncode, self.process.stdout.read()[-3000:]),
+                  flush=True)
 
     def close(self):
+        self.closed = True
         self.process.terminate()
         try:
             output, _ = self.process.communicate(timeout=10)
@@ -137,9 +147,13 @@ class Gui:
 
     def row_state(self, shown_name):
         """The state in words on the main window's row of a service, or None."""
-        row = self.find(shown_name, "list item", timeout=0.5)
-        if row is None:
+        services = self.find("Services", "list", timeout=0.5)  # the main window's list, not a chooser's
+        if services is None:
             return None
+        rows = services.findChildren(predicate.GenericPredicate(name=shown_name, roleName="list item"))
+        if not rows:
+            return None
+        row = rows[0]
         labels = row.findChildren(predicate.GenericPredicate(roleName="label"))
         return labels[1].name if len(labels) > 1 else None
 
