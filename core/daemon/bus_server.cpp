@@ -158,6 +158,8 @@ void BusServer::list_services(sd_bus_message* call) {
   dbus::ServiceList services;
   for (const auto& name : manager_.service_names())
     services.push_back(wire::summary(name, manager_.info(name), lifecycle_.status(name)));
+  for (const auto& crashed : manager_.crashed_services())
+    services.push_back(wire::crashed_summary(crashed, lifecycle_.status(crashed.name)));
   reply(call, services);
 }
 

@@ -26,6 +26,13 @@ dbus::ServiceSummary summary(const std::string& name, const core::ServiceInfo& i
           .tor = s.tor};
 }
 
+dbus::ServiceSummary crashed_summary(const core::CrashedService& crashed, const core::LifecycleStatus& s) {
+  core::ServiceInfo info;
+  info.description = "plugin crashed" + (crashed.step.empty() ? std::string() : " in its " + crashed.step + " step") +
+                     "; put aside until its file changes or: tails-server plugin retry " + crashed.name;
+  return summary(crashed.name, info, s);
+}
+
 dbus::ServiceDetails details(const core::ServiceInfo& info, const core::LifecycleStatus& s) {
   dbus::ServiceDetails d;
   d.name = info.name;

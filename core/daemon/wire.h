@@ -14,6 +14,8 @@ namespace tails_server::daemon::wire {
 dbus::Status status(const core::LifecycleStatus& status);
 dbus::ServiceSummary summary(const std::string& name, const core::ServiceInfo& info,
                             const core::LifecycleStatus& status);
+// A crashed plugin's service: its description says where the daemon died.
+dbus::ServiceSummary crashed_summary(const core::CrashedService& crashed, const core::LifecycleStatus& status);
 dbus::ServiceDetails details(const core::ServiceInfo& info, const core::LifecycleStatus& status);
 dbus::PluginList plugins(const std::vector<core::PluginRecord>& records);
 dbus::OptionList options(const std::vector<core::OptionView>& views);

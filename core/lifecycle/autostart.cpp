@@ -24,6 +24,9 @@ void Lifecycle::autostart(Done done) {
     if (record.state == PluginState::Crashed)
       log::error("autostart: skipped " + (record.name.empty() ? record.file.string() : record.name) +
                  ", its plugin is put aside after a crash: " + record.message);
+  // Its service is named to the caller too (`tails-server autostart` prints it).
+  for (const auto& crashed : impl_->manager.crashed_services())
+    impl_->emit(crashed.name, "plugin-crashed", -1, "skipped: " + crashed.message);
   for (const auto& name : impl_->manager.service_names()) {
     try {
       if (impl_->manager.get_option(name, standard_option::autostart) == "true") run->pending.push_back(name);

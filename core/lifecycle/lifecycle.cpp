@@ -60,7 +60,16 @@ Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Chan
 
 Lifecycle::~Lifecycle() = default;
 
-LifecycleStatus Lifecycle::status(const std::string& service) { return impl_->compute(service); }
+LifecycleStatus Lifecycle::status(const std::string& service) {
+  auto crashed = manager_.crashed_service(service);
+  if (!crashed) return impl_->compute(service);
+  LifecycleStatus status;
+  status.state = "plugin-crashed";
+  status.enabled = crashed->enabled;
+  status.address = crashed->address;
+  status.tor = impl_->tor_text();
+  return status;
+}
 
 void Lifecycle::refresh_firewall(const std::string& service) {
   if (impl_->operations.count(service)) return;  // the operation applies the rules when it ends

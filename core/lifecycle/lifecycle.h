@@ -23,11 +23,14 @@ namespace tails_server::core {
 // The states a service goes through, as the front ends show them.
 //   not-installed, installing, stopped, starting, announcing, online,
 //   tor-not-running, running, stopping, stopped-unexpectedly, uninstalling,
-//   failed
+//   failed, plugin-crashed
 // A running service is "announcing" until Tor uploaded its onion descriptor,
 // then "online"; "tor-not-running" while Tor cannot be reached; "running"
 // only if its onion is not wanted. "failed" is transient: it reports an
 // operation's failure and is followed by the service's real state.
+// "plugin-crashed": its plugin is put aside after a crash; the daemon runs
+// none of its code and leaves its unit and onion as they are, so only
+// `enabled` and `address` (read from its files) are known then.
 struct StateChange {
   std::string service;
   std::string state;
@@ -119,6 +122,7 @@ class Lifecycle {
   // packages we installed (never ones that were there before).
   void uninstall(const std::string& service, Done done);
 
+  // Of a loaded service, or of a crashed plugin's ("plugin-crashed").
   LifecycleStatus status(const std::string& service);
   // A service the manager added while the daemon runs (a crashed plugin an
   // administrator retried): taken over as at start (an enabled one's unit

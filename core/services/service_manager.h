@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,6 +57,16 @@ struct OptionView {
   bool generated = false;                 // secret
 };
 
+// A service whose plugin is put aside after it crashed the daemon: nothing
+// of it runs in the daemon, and its unit and onion are left as they were.
+struct CrashedService {
+  std::string name;     // the plugin's (and its service's) name
+  std::string step;     // the step the daemon died in: "load", "configure", ...
+  std::string message;  // the plugin's record: what happened and what to do
+  bool enabled = false; // as its state file says
+  std::string address;  // "<56>.onion" if it has a key, else ""
+};
+
 struct ServiceInfo {
   std::string name;
   std::string name_in_gui;
@@ -86,6 +97,10 @@ class ServiceManager {
   // of the quarantine and loads it again; a Loaded one becomes a service.
   // Returns its new record. NoSuchService if no crashed plugin matches.
   const PluginRecord& retry_plugin(const std::string& plugin);
+  // The services of crashed plugins (named ones: a plugin that died before
+  // its name was read has none), in load order; never a loaded service.
+  std::vector<CrashedService> crashed_services() const;
+  std::optional<CrashedService> crashed_service(const std::string& name) const;
   // The host the services' paths and files go through.
   Host& host() const;
   // Names of the loaded services, in load order.

@@ -107,6 +107,11 @@ struct ServiceManager::Impl {
   Entry& find(const std::string& name) const {
     for (const auto& entry : entries)
       if (entry->service->name == name) return *entry;
+    for (const auto& record : loader.records())
+      if (record.state == PluginState::Crashed && record.name == name)
+        throw ServiceError(ErrorCode::NoSuchService,
+                           "service '" + name + "' is not served: its plugin is put aside after a crash. " +
+                               record.message);
     std::vector<std::string> names;
     for (const auto& entry : entries) names.push_back(entry->service->name);
     throw ServiceError(ErrorCode::NoSuchService,

@@ -165,3 +165,46 @@ TEST_CASE("a plugin whose configure hook aborts is put aside with that step whil
   CHECK(retried.state == PluginState::Loaded);
   CHECK(manager.service_names() == std::vector<std::string>{"good", "abort-in-configure"});
 }
+
+TEST_CASE("the service of a crashed plugin stays known as crashed, with its step and its files only read") {
+  Restarts daemon;
+  TempDir root("tails-server-root-test");
+  tails_server::core::SystemHost host(root.path());
+  tails_server::core::DaemonConfig config;
+  config.plugin_dirs = {daemon.plugins.path()};
+  config.root = root.path();
+  config.state_dir = root / "state";
+  config.runtime_dir = daemon.runtime.path();
+  copy_fixture("good.so", daemon.plugins.path());
+  copy_crashing("abort-in-configure.so", daemon.plugins.path());
+
+  std::string address;
+  {
+    tails_server::core::ServiceManager manager(config, host);
+    address = manager.ensure_onion_key("abort-in-configure");
+    manager.set_enabled("abort-in-configure", true);
+    CHECK(manager.crashed_services().empty());
+  }
+  CHECK(signal_ending([&] {
+          tails_server::core::ServiceManager manager(config, host);
+          manager.configure("abort-in-configure");
+        }) == SIGABRT);
+
+  tails_server::core::ServiceManager manager(config, host);
+  auto crashed = manager.crashed_services();
+  REQUIRE(crashed.size() == 1);
+  CHECK(crashed[0].name == "abort-in-configure");
+  CHECK(crashed[0].step == "configure");
+  CHECK(crashed[0].enabled);
+  CHECK(crashed[0].address == address);
+  CHECK(crashed[0].message.find("tails-server plugin retry abort-in-configure") != std::string::npos);
+  CHECK_FALSE(manager.crashed_service("good"));
+  // Every call on it says why it is not served, not only that it is unknown.
+  CHECK_THROWS_WITH_AS(manager.info("abort-in-configure"),
+                       doctest::Contains("is not served: its plugin is put aside after a crash"),
+                       tails_server::core::ServiceError);
+
+  manager.retry_plugin("abort-in-configure");
+  CHECK(manager.crashed_services().empty());
+  CHECK(manager.enabled("abort-in-configure"));
+}
