@@ -1,5 +1,6 @@
 // tails-server: the command-line front end of tails-serverd. It holds no
 // business logic: it calls the daemon over D-Bus and prints what it says.
+#include "crashed_plugins.h"
 #include "daemon_client.h"
 #include "exit_codes.h"
 #include "output.h"
@@ -82,9 +83,11 @@ Document strings(const std::vector<std::string>& values) {
 void list(const Invocation& in) {
   DaemonClient client;
   Document doc = Document::object();
-  for (const auto& s : client.list_services())
+  for (const auto& s : client.list_services()) {
     doc[s.name] = {{"state", s.state},         {"installed", s.installed}, {"running", s.running},
                    {"published", s.published}, {"onion", text_or_null(s.onion)}};
+    if (s.state == "plugin-crashed") doc[s.name]["message"] = s.description;
+  }
   if (in.all) {
     for (const auto& p : client.list_plugins()) {
       if (p.state == "loaded" && doc.contains(p.name)) {
@@ -109,28 +112,6 @@ void plugin(const Invocation& in) {
   const std::string& name = in.args[1];
   DaemonClient client;
   print(std::cout, Document{{name, {{"state", client.retry_plugin(name)}}}}, in.format);
-}
-
-// After the daemon died during a call: waits for systemd to restart it and
-// says which plugin it put aside (the one named `service` first, if any).
-std::string explain_stop(const std::string& service) {
-  for (int attempt = 0; attempt < 40; ++attempt) {
-    try {
-      DaemonClient client;
-      std::vector<PluginSummary> crashed;
-      for (const auto& p : client.list_plugins())
-        if (p.state == "crashed") crashed.push_back(p);
-      auto named = std::find_if(crashed.begin(), crashed.end(), [&](const auto& p) { return p.name == service; });
-      if (named != crashed.end()) crashed = {*named};
-      std::string text = "tails-serverd stopped during the call; it was restarted";
-      for (const auto& p : crashed)
-        text += " and put aside " + (p.name.empty() ? p.file : "the plugin " + p.name) + ": " + p.message;
-      return text + (crashed.empty() ? ". See journalctl -u tails-serverd" : "");
-    } catch (const ClientError&) {
-      usleep(250 * 1000);
-    }
-  }
-  return "tails-serverd stopped during the call and is not back; see journalctl -u tails-serverd";
 }
 
 void info(const Invocation& in) {
@@ -196,7 +177,9 @@ Document status_document(const Status& st) {
 void status(const Invocation& in) {
   const std::string& service = in.args[0];
   DaemonClient client;
-  print(std::cout, Document{{service, status_document(client.status(service))}}, in.format);
+  Document doc = status_document(client.status(service));
+  if (doc["state"] == "plugin-crashed") doc["message"] = crashed_plugin_message(client, service);
+  print(std::cout, Document{{service, doc}}, in.format);
 }
 
 // Runs one of the long operations with its progress, then prints a summary
