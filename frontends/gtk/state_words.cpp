@@ -26,6 +26,8 @@ std::string state_in_words(const std::string& state, int percent, const std::str
   if (state == "running") return _("Running");
   if (state == "stopped-unexpectedly") return _("Stopped unexpectedly");
   if (state == "failed") return _("Failed");
+  // TRANSLATORS: the service's plugin crashed the daemon and is put aside; the service is left as it was.
+  if (state == "plugin-crashed") return _("Plugin crashed");
   return _("Off");
 }
 
