@@ -166,7 +166,7 @@ TEST_CASE("a plugin whose configure hook aborts is put aside with that step whil
   CHECK(manager.service_names() == std::vector<std::string>{"good", "abort-in-configure"});
 }
 
-TEST_CASE("the service of a crashed plugin stays known as crashed, with its step and its files only read") {
+TEST_CASE("the service of a crashed plugin stays known as crashed with its step and its files only read") {
   Restarts daemon;
   TempDir root("tails-server-root-test");
   tails_server::core::SystemHost host(root.path());
