@@ -125,6 +125,14 @@ void SystemHost::remove_file(const std::filesystem::path& file) {
     throw HostError("cannot remove " + file.string() + ": " + errno_text(errno));
 }
 
+std::optional<std::string> SystemHost::read_file(const std::filesystem::path& file, std::size_t max_bytes) {
+  try {
+    return no_follow::read_small_file(file, max_bytes);
+  } catch (const FileError& error) {
+    throw HostError(error.what());
+  }
+}
+
 RunResult SystemHost::run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) throw HostError("run: empty command");
   std::optional<Account> account;

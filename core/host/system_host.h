@@ -22,6 +22,7 @@ class SystemHost : public Host {
   RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override;
   std::string random_password(std::size_t length) override;
   void log(LogLevel level, std::string_view message) override;
+  std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes) override;
 
   const std::filesystem::path& root() const { return root_; }
 

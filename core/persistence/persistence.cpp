@@ -29,6 +29,8 @@ using namespace no_follow;
 
 constexpr const char* new_suffix = ".tails-server-new";
 constexpr const char* old_suffix = ".tails-server-old";
+// A journal holds one word ("to-persistent", "to-amnesic").
+constexpr std::size_t journal_limit = 64;
 
 // Bind-mounts `source` at `target`, both opened with no symbolic link on
 // the way. 0, or an errno (ELOOP / ENOTDIR for a link or a non-directory).
@@ -452,7 +454,8 @@ std::string Persistence::recover(const std::string& service, const std::vector<s
   Fd tree_fd = open_path(tree(), O_RDONLY | O_DIRECTORY);
   if (!tree_fd) return {};
   if (!exists_at(tree_fd.get(), service + ".journal")) return {};
-  std::string direction = read_small_file(tree_fd.get(), service + ".journal");
+  std::string direction =
+      read_small_file(tree_fd.get(), service + ".journal", journal_limit, journal(service)).value_or("");
   bool committed_on = persistent(service);
   if (direction.rfind("to-persistent", 0) == 0) {
     if (committed_on) {

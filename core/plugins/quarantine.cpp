@@ -58,6 +58,17 @@ std::string describe(const Crash& crash) {
          crash.file.string() + "' (step: " + crash.step + ")";
 }
 
+// The record `name` in `dir`, or "" if it is missing or is no regular file
+// of at most kMaxRecord bytes (logged).
+std::string read_record(int dir, const char* name) {
+  try {
+    return no_follow::read_small_file(dir, name, kMaxRecord, name).value_or("");
+  } catch (const FileError& error) {
+    log::error(std::string("ignoring a plugin crash record: ") + error.what());
+    return {};
+  }
+}
+
 }  // namespace
 
 FileIdentity FileIdentity::of(const struct stat& st) {
@@ -98,7 +109,7 @@ Quarantine::Quarantine(const std::filesystem::path& directory) {
 }
 
 void Quarantine::recover() {
-  std::string saved = no_follow::read_small_file(directory_.get(), kCrashFile, kMaxRecord);
+  std::string saved = read_record(directory_.get(), kCrashFile);
   if (!saved.empty()) {
     try {
       for (const auto& item : json::parse(saved)) crashes_.push_back(from_json(item));
@@ -106,7 +117,7 @@ void Quarantine::recover() {
       log::error(std::string("ignoring the unreadable list of crashed plugins ") + kCrashFile + ": " + error.what());
     }
   }
-  std::string step = no_follow::read_small_file(directory_.get(), kStepFile, kMaxRecord);
+  std::string step = read_record(directory_.get(), kStepFile);
   if (step.empty()) return;
   try {
     Crash crash = from_json(json::parse(step));

@@ -10,7 +10,15 @@
 namespace tails_server::core {
 
 std::string ServiceManager::onion_address(const std::string& service) const {
-  return impl_->find(service).context->onion_address();
+  const auto& entry = impl_->find(service);
+  try {
+    return entry.context->onion_address();
+  } catch (const std::exception& error) {
+    // A key file made unreadable (it may lie on the Persistent Storage) must
+    // not fail every status and list: no address, and the reason logged.
+    impl_->host.log(LogLevel::Warning, service + ": no onion address: " + error.what());
+    return {};
+  }
 }
 
 std::string ServiceManager::ensure_onion_key(const std::string& service) {

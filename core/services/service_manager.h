@@ -146,7 +146,8 @@ class ServiceManager {
   // docs/tor.md#client-authorization). The key lives in the service's state
   // directory as a tor hs_ed25519_secret_key file, 0600.
 
-  // "<56>.onion", or "" while the service has no key.
+  // "<56>.onion", or "" while the service has no key (or its key file is
+  // unreadable: the reason is logged).
   std::string onion_address(const std::string& service) const;
   // Generates and stores a key if the service has none. Returns the address.
   std::string ensure_onion_key(const std::string& service);

@@ -29,6 +29,9 @@ class PluginHost : public Host {
     host_.make_directory(directory, spec);
   }
   void remove_file(const std::filesystem::path& file) override { host_.remove_file(file); }
+  std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes) override {
+    return host_.read_file(file, max_bytes);
+  }
   RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override {
     return host_.run(argv, options);
   }

@@ -1,6 +1,7 @@
 #include "state/state_store.h"
 
 #include "host/atomic_file.h"
+#include "util/no_follow.h"
 
 #include <cereal/archives/json.hpp>
 #include <cereal/types/map.hpp>
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <sstream>
 #include <sys/stat.h>
 #include <system_error>
@@ -62,16 +62,18 @@ std::filesystem::path StateStore::service_directory(const std::string& service) 
 
 std::optional<ServiceState> StateStore::load(const std::string& service) const {
   auto path = file(service);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return std::nullopt;
-    throw StateError("cannot read state file " + path.string() + ": " + std::strerror(errno));
+  std::optional<std::string> content;
+  try {
+    content = no_follow::read_small_file(path, max_file_size);
+  } catch (const FileError& error) {
+    // Not moved aside: what lies there is not ours to rename.
+    throw StateError(std::string("cannot read the state file: ") + error.what() +
+                     "; the service starts from its defaults");
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  if (!content) return std::nullopt;
   std::string reason;
   try {
-    std::istringstream stream(buffer.str());
+    std::istringstream stream(*content);
     ServiceState state;
     cereal::JSONInputArchive archive(stream);
     archive(cereal::make_nvp("service", state));

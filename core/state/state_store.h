@@ -35,6 +35,10 @@ class StateError : public std::runtime_error {
 
 class StateStore {
  public:
+  // The largest state file read (options, packages and thousands of
+  // clients fit many times over); a larger one is refused unread.
+  static constexpr std::size_t max_file_size = 1 << 20;
+
   // Files live in `directory` (created 0700 if missing), one per service.
   explicit StateStore(std::filesystem::path directory);
 

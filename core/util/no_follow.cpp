@@ -7,6 +7,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <algorithm>
 #include <vector>
 
 namespace tails_server::core::no_follow {
@@ -207,17 +208,44 @@ void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::s
   }
 }
 
-std::string read_small_file(int dir, const std::string& name, std::size_t max_bytes) {
-  Fd fd = open_at(dir, name, O_RDONLY | O_NONBLOCK);
+std::optional<std::string> read_small_file(int dir, const std::string& name, std::size_t max_bytes,
+                                           const fs::path& shown) {
+  Fd fd = open_at(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) {
+    if (errno == ENOENT) return std::nullopt;
+    if (errno == ELOOP)
+      throw FileError("refusing " + shown.string() + ": it is a symbolic link (links are never followed here)");
+    fail("cannot open", shown, errno);
+  }
   struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
-  std::string content;
-  char buffer[256];
-  ssize_t n;
-  while (content.size() < max_bytes && (n = ::read(fd.get(), buffer, sizeof buffer)) > 0)
-    content.append(buffer, static_cast<std::size_t>(n));
-  if (content.size() > max_bytes) content.resize(max_bytes);
+  if (::fstat(fd.get(), &st) != 0) fail("cannot inspect", shown, errno);
+  if (!S_ISREG(st.st_mode))
+    throw FileError("refusing " + shown.string() + ": not a regular file (a FIFO, a device or a directory)");
+  // Read straight into the string, first sized for the whole cap (up to
+  // 64 KiB), so a small secret (an onion key) is never copied on the way.
+  std::string content(std::min<std::size_t>(max_bytes + 1, 65536), '\0');
+  std::size_t size = 0;
+  while (size <= max_bytes) {
+    if (size == content.size()) content.resize(std::min(max_bytes + 1, 2 * content.size()));
+    ssize_t n = ::read(fd.get(), content.data() + size, content.size() - size);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot read", shown, errno);
+    }
+    size += static_cast<std::size_t>(n);
+  }
+  content.resize(size);
+  if (content.size() > max_bytes)
+    throw FileError("refusing " + shown.string() + ": larger than " + std::to_string(max_bytes) +
+                    " bytes, more than such a file ever holds");
   return content;
+}
+
+std::optional<std::string> read_small_file(const fs::path& path, std::size_t max_bytes) {
+  Fd dir = open_tree(path.parent_path(), false);
+  if (!dir) return std::nullopt;
+  return read_small_file(dir.get(), path.filename().string(), max_bytes, path);
 }
 
 }  // namespace tails_server::core::no_follow

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
@@ -64,9 +65,18 @@ void empty_dir(int dir, const std::filesystem::path& shown);
 void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
              const std::filesystem::path& shown);
 
-// The content of the regular file dir/name, at most `max_bytes` of it; empty
-// if it is missing or not a regular file.
-std::string read_small_file(int dir, const std::string& name, std::size_t max_bytes = 4096);
+// The one reader of files the daemon did not write alone (a service's own
+// directories, the Persistent Storage): the content of the regular file
+// dir/name, opened without following a link and without blocking, so a FIFO
+// never hangs the daemon and a link to /dev/zero is never read. nullopt if
+// nothing is there. Throws FileError naming `shown` if it is a link, a FIFO,
+// a device or anything but a regular file, or larger than `max_bytes`
+// (nothing beyond max_bytes + 1 bytes is read).
+std::optional<std::string> read_small_file(int dir, const std::string& name, std::size_t max_bytes,
+                                           const std::filesystem::path& shown);
+// The same for the absolute `path`, its directories opened from "/" without
+// following a link (open_tree).
+std::optional<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
 
 }  // namespace no_follow
 }  // namespace tails_server::core

@@ -2,10 +2,15 @@
 // OpenSSL in-process (no shell, no key material in argv or temporary files).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace tails_server::plugins {
+
+// The most a certificate file read by a plugin may hold (ours are under
+// 1 KiB; a chain of a few certificates still fits).
+inline constexpr std::size_t max_certificate_size = 64 * 1024;
 
 struct TlsMaterial {
   std::string key_pem;          // PKCS#8 PEM, unencrypted

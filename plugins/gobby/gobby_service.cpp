@@ -16,9 +16,8 @@
 #include <tails_server/standard_options.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -56,11 +55,12 @@ StringRules password_rules() {
 
 // The certificate's fingerprint, or "(no certificate yet)".
 std::string certificate_fingerprint(Host& host) {
-  std::ifstream in(host.path(certificate_file), std::ios::binary);
-  if (!in) return "(no certificate yet)";
-  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The service's account can write this directory: read it through the
+  // host (no link followed, no FIFO waited on, size capped).
+  std::optional<std::string> pem = host.read_file(host.path(certificate_file), plugins::max_certificate_size);
+  if (!pem) return "(no certificate yet)";
   try {
-    return plugins::sha256_fingerprint(pem);
+    return plugins::sha256_fingerprint(*pem);
   } catch (const std::exception& error) {
     throw HostError(std::string("cannot read the Gobby server certificate: ") + error.what());
   }

@@ -16,9 +16,8 @@
 #include <tails_server/standard_options.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -50,11 +49,12 @@ constexpr const char* default_welcome =
 
 // The certificate's fingerprint, or "(no certificate yet)".
 std::string certificate_fingerprint(Host& host) {
-  std::ifstream in(host.path(certificate_file), std::ios::binary);
-  if (!in) return no_certificate;
-  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The service's account can write this directory: read it through the
+  // host (no link followed, no FIFO waited on, size capped).
+  std::optional<std::string> pem = host.read_file(host.path(certificate_file), plugins::max_certificate_size);
+  if (!pem) return no_certificate;
   try {
-    return plugins::sha256_fingerprint(pem);
+    return plugins::sha256_fingerprint(*pem);
   } catch (const std::exception& error) {
     throw HostError(std::string("cannot read the Mumble server certificate: ") + error.what());
   }

@@ -10,6 +10,8 @@
 // never on the command line ("prosodyctl register" would show them in ps).
 // "add-account" refuses an existing account; "set-password" changes the
 // password of an existing one.
+#include "common/tls_certificate.h"
+
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
@@ -17,6 +19,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -342,16 +345,12 @@ class ProsodyService : public tails_server::TailsService {
     try {
       const std::string domain = domain_of(context);
       const auto certificate = context.host().path(std::string(certificate_directory) + "/" + domain + ".crt");
-      if (!std::filesystem::exists(certificate)) return {};
-      RunResult result = context.host().run(
-          {"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", certificate.string()}, RunOptions{});
-      const std::string prefix = "Fingerprint=";
-      std::size_t at = result.output.find(prefix);
-      if (result.exit_code != 0 || at == std::string::npos) return {};
-      std::string value = result.output.substr(at + prefix.size());
-      value = value.substr(0, value.find('\n'));
-      return value;
-    } catch (const HostError&) {
+      namespace tls = tails_server::plugins;
+      std::optional<std::string> pem = context.host().read_file(certificate, tls::max_certificate_size);
+      return pem ? tls::sha256_fingerprint(*pem) : std::string();
+    } catch (const std::exception& error) {
+      context.host().log(tails_server::LogLevel::Warning,
+                         std::string("cannot read the certificate for its fingerprint: ") + error.what());
       return {};
     }
   }

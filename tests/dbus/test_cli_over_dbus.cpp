@@ -74,7 +74,7 @@ TEST_CASE("list --all also shows each plugin file") {
   CHECK(list["mumble"]["plugin"].as<std::string>() == std::string(TAILS_SERVER_PLUGIN_OUTPUT_DIR) + "/mumble.so");
   // The SDK version each plugin was built against.
   for (const char* service : {"mumble", "prosody", "gobby", "nginx"})
-    CHECK(list[service]["sdk-version"].as<std::string>() == "1.0");
+    CHECK(list[service]["sdk-version"].as<std::string>() == "1.1");
 }
 
 TEST_CASE("info prints YAML with the service's keys and masks the password") {

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <fstream>
 #include <sys/stat.h>
 
@@ -111,4 +112,23 @@ TEST_CASE("A version 1 state file loads with no clients") {
   CHECK(state->packages_installed_by_us == std::vector<std::string>{"mumble-server"});
   CHECK(state->enabled);
   CHECK(state->clients.empty());
+}
+
+TEST_CASE("A FIFO or a link to /dev/zero as a state file is refused at once and left alone") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  REQUIRE(::mkfifo((tmp / "state/mumble.state.json").c_str(), 0600) == 0);
+  std::filesystem::create_symlink("/dev/zero", tmp / "state/nginx.state.json");
+  auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(store.load("mumble"), doctest::Contains("not a regular file"), StateError);
+  CHECK_THROWS_WITH_AS(store.load("nginx"), doctest::Contains("symbolic link"), StateError);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK(kept_aside(tmp / "state").empty());
+}
+
+TEST_CASE("A state file beyond 1 MiB is refused without being read whole") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  write(tmp / "state/mumble.state.json", std::string((1 << 20) + 1, ' '));
+  CHECK_THROWS_WITH_AS(store.load("mumble"), doctest::Contains("larger than 1048576 bytes"), StateError);
 }

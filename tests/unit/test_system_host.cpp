@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <fstream>
 #include <pwd.h>
 #include <set>
@@ -146,4 +147,28 @@ TEST_CASE("A program that exits without reading its input neither blocks nor kil
   CHECK(result.exit_code == 0);
   result = host.run({"sh", "-c", "exit 3"}, with_input(std::string(1 << 20, 'x')));
   CHECK(result.exit_code == 3);
+}
+
+TEST_CASE("read_file refuses a FIFO at once and a link to /dev/zero and a file beyond its cap") {
+  TempDir tmp;
+  core::SystemHost host(tmp.path());
+  host.write_file(host.path("/var/lib/svc/server.crt"), "certificate\n", {"root", "root", 0644});
+  CHECK(host.read_file(host.path("/var/lib/svc/server.crt"), 64) == "certificate\n");
+  CHECK_FALSE(host.read_file(host.path("/var/lib/svc/missing.crt"), 64).has_value());
+  CHECK_THROWS_WITH_AS(host.read_file(host.path("/var/lib/svc/server.crt"), 5),
+                       doctest::Contains("larger than 5 bytes"), HostError);
+
+  REQUIRE(::mkfifo(host.path("/var/lib/svc/fifo.crt").c_str(), 0644) == 0);
+  auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(host.read_file(host.path("/var/lib/svc/fifo.crt"), 4096),
+                       doctest::Contains("not a regular file"), HostError);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+
+  REQUIRE(::symlink("/dev/zero", host.path("/var/lib/svc/zero.crt").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(host.read_file(host.path("/var/lib/svc/zero.crt"), 4096), doctest::Contains("symbolic link"),
+                       HostError);
+  // A link on the way is not followed either.
+  REQUIRE(::symlink(host.path("/var/lib/svc").c_str(), host.path("/var/lib/link").c_str()) == 0);
+  CHECK_THROWS_WITH_AS(host.read_file(host.path("/var/lib/link/server.crt"), 4096), doctest::Contains("symbolic link"),
+                       HostError);
 }

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <system_error>
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <sodium.h>
 
 #include "host/atomic_file.h"
+#include "util/no_follow.h"
 #include "tor/keys/base32.h"
 
 namespace tails_server::core {
@@ -220,31 +222,23 @@ OnionKey OnionKey::from_secret_key_file_contents(std::string_view contents) {
 }
 
 OnionKey OnionKey::load(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw OnionKeyError("cannot read onion key " + file.string() + ": " + std::strerror(errno));
-  // Read at most one byte more than a valid file, so that a huge file is
-  // refused without being read whole.
-  SecretBytes<kSecretKeyFileSize + 1> buffer;
-  std::size_t size = 0;
-  while (size < buffer.bytes.size()) {
-    ssize_t got = ::read(fd, buffer.bytes.data() + size, buffer.bytes.size() - size);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      int error = errno;
-      ::close(fd);
-      throw OnionKeyError("cannot read onion key " + file.string() + ": " + std::strerror(error));
-    }
-    if (got == 0) break;
-    size += static_cast<std::size_t>(got);
-  }
-  ::close(fd);
+  // The key may lie on the Persistent Storage, which whoever holds the disk
+  // can prepare: no link followed, no FIFO waited on, nothing beyond 96 bytes.
+  std::optional<std::string> contents;
   try {
-    return from_secret_key_file_contents({reinterpret_cast<const char*>(buffer.bytes.data()), size});
+    contents = no_follow::read_small_file(file, kSecretKeyFileSize);
+  } catch (const FileError& e) {
+    throw OnionKeyError(std::string("cannot read onion key: ") + e.what() +
+                        " (a tor hs_ed25519_secret_key file is 96 bytes)");
+  }
+  if (!contents) throw OnionKeyError("cannot read onion key " + file.string() + ": " + std::strerror(ENOENT));
+  try {
+    OnionKey key = from_secret_key_file_contents(*contents);
+    wipe_secret(*contents);
+    return key;
   } catch (const OnionKeyError& e) {
-    std::string message = e.what();
-    if (size > kSecretKeyFileSize) message = "invalid hs_ed25519_secret_key: expected 96 bytes (a 32-byte header "
-                                             "and a 64-byte key), found more than 96 bytes";
-    throw OnionKeyError(file.string() + ": " + message);
+    wipe_secret(*contents);
+    throw OnionKeyError(file.string() + ": " + e.what());
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -84,6 +85,13 @@ class TAILS_SERVER_EXPORT Host {
 
   // Logs a message under the plugin's name. Never pass secrets.
   virtual void log(LogLevel level, std::string_view message) = 0;
+
+  // Reads `file` (e.g. a certificate in a directory the service's account
+  // may write), following no symbolic link and never blocking: nullopt if it
+  // does not exist. Throws HostError naming the file if it is a link, a FIFO,
+  // a device or anything but a regular file, or larger than `max_bytes`.
+  // Since API 1.1; declared last, so the vtable of 1.0 is unchanged.
+  virtual std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes) = 0;
 };
 
 }  // namespace tails_server

@@ -7,7 +7,7 @@
 // (layout of a public class, a removed or reordered virtual function).
 // Bump MINOR when the SDK grows in a way older plugins are unaffected by.
 #define TAILS_SERVER_API_MAJOR 1
-#define TAILS_SERVER_API_MINOR 0
+#define TAILS_SERVER_API_MINOR 1
 
 #define TAILS_SERVER_STR_(x) #x
 #define TAILS_SERVER_STR(x) TAILS_SERVER_STR_(x)

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+
 #include "temp_dir.h"
 #include "key_test_support.h"
 #include "tor/keys/base32.h"
@@ -206,11 +208,27 @@ TEST_CASE("loading a bad key file names the file and the fault") {
   write_file(big, std::string(4096, 'x'));
   message = key_error([&] { OnionKey::load(big); });
   CHECK(contains(message, big.string()));
-  CHECK(contains(message, "found more than 96 bytes"));
+  CHECK(contains(message, "larger than 96 bytes"));
 
   auto small = dir / "small";
   write_file(small, header());
   message = key_error([&] { OnionKey::load(small); });
   CHECK(contains(message, small.string()));
   CHECK(contains(message, "found 32 bytes"));
+}
+
+TEST_CASE("an onion key that is a FIFO or a link to /dev/zero is refused at once") {
+  TempDir dir;
+  auto fifo = dir / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto start = std::chrono::steady_clock::now();
+  std::string message = key_error([&] { OnionKey::load(fifo); });
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  CHECK(contains(message, fifo.string()));
+  CHECK(contains(message, "not a regular file"));
+
+  auto zero = dir / "zero";
+  std::filesystem::create_symlink("/dev/zero", zero);
+  message = key_error([&] { OnionKey::load(zero); });
+  CHECK(contains(message, "symbolic link"));
 }
