@@ -138,9 +138,12 @@ struct Lifecycle::Impl {
     if (status.installed) {
       const UnitState* unit = unit_state(service);
       status.running = unit && unit->active_state == "active";
+      // Running means listening on every port with the service's own
+      // sockets: a local user's socket on the port is not the service.
+      const uid_t uid = unit ? process_uid(unit->main_pid).value_or(0) : 0;
       if (status.running)
         for (auto port : manager.local_ports(service))
-          if (!port_listening(port)) status.running = false;
+          if (check_port_holder(tcp_listeners(port), uid).holder != PortHolder::Service) status.running = false;
     }
     if (auto onion = publisher.status(service)) {
       status.published = onion->state == OnionState::Published;
@@ -241,12 +244,22 @@ struct Lifecycle::Impl {
         if (operations.count(service)) return;
         if (state.active_state == "active") {
           // Active is not yet listening: report once every port listens
-          // (running needs them all: prosody has two).
-          wait_ports(service, manager.local_ports(service),
-                     [this, service](std::optional<std::string>) { emit_current(service); });
+          // (running needs them all: prosody has two), and publish the
+          // onion again if a failure withdrew it.
+          wait_ports(service, manager.local_ports(service), [this, service](std::optional<std::string> error) {
+            if (error) log::error(service + ": " + *error);
+            else if (manager.enabled(service) && !publisher.status(service)) republish(service);
+            emit_current(service);
+          });
           return;
         }
         port_waits.erase(service);
+        // While the unit is down its port is free for anyone to take: the
+        // onion is withdrawn until the service listens again.
+        if (manager.enabled(service) && publisher.status(service)) {
+          publisher.remove(service);
+          log::warning(service + ": " + unit_text(state) + ": its onion is withdrawn until it listens again");
+        }
         emit_current(service);
       });
     } catch (const std::exception&) {
@@ -322,18 +335,41 @@ struct Lifecycle::Impl {
     emit_current(service);
   }
 
-  // Waits for each of `ports` in turn, then calls `done`.
+  // Waits for each of `ports` in turn to be held by the service's own
+  // sockets (those of the unit's main process's user, or root's), then calls
+  // `done`; an error at once if anyone else holds one.
   void wait_ports(const std::string& service, std::vector<std::uint16_t> ports,
                   std::function<void(std::optional<std::string>)> done) {
     if (ports.empty()) return done(std::nullopt);
     auto port = ports.front();
     ports.erase(ports.begin());
+    auto owner = [this, service]() -> std::optional<uid_t> {
+      try {
+        return process_uid(units.unit_state(manager.service(service).systemd_service).main_pid);
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    };
     port_waits[service] = wait_for_port(
         event, port, options.port_timeout,
         [this, service, ports, done](std::optional<std::string> error) mutable {
           if (error) return done(error);
           wait_ports(service, std::move(ports), std::move(done));
-        });
+        },
+        std::chrono::milliseconds(100), owner);
+  }
+
+  void republish(const std::string& service) {
+    try {
+      publish(service);
+      log::info(service + " listens again: its onion is published again");
+    } catch (const std::exception& error) {
+      log::error("cannot publish the onion of " + service + " again: " + error.what());
+    }
+  }
+
+  static std::string unit_text(const UnitState& state) {
+    return "its unit is " + state.active_state + (state.sub_state.empty() ? "" : " (" + state.sub_state + ")");
   }
 };
 

@@ -1,5 +1,7 @@
 #include "services/system_probe.h"
 
+#include "util/no_follow.h"
+
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -8,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -58,9 +61,10 @@ bool packages_installed(const std::vector<std::string>& packages, const std::fil
 
 namespace {
 
-// Asks the kernel (sock_diag netlink) for listening TCP sockets of `family`.
-// Returns nullopt if netlink is unavailable, so the caller can fall back.
-std::optional<bool> listening_via_netlink(int family, std::uint16_t port) {
+// Asks the kernel (sock_diag netlink) for the TCP sockets of `family` that
+// listen on `port`. nullopt if netlink is unavailable, so the caller can
+// fall back.
+std::optional<std::vector<Listener>> listeners_via_netlink(int family, std::uint16_t port) {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (fd < 0) return std::nullopt;
   struct {
@@ -80,7 +84,7 @@ std::optional<bool> listening_via_netlink(int family, std::uint16_t port) {
     return std::nullopt;
   }
   alignas(nlmsghdr) char buffer[16384];
-  std::optional<bool> found = false;
+  std::optional<std::vector<Listener>> found = std::vector<Listener>{};
   for (bool done = false; !done;) {
     ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
     if (got <= 0) {
@@ -99,39 +103,91 @@ std::optional<bool> listening_via_netlink(int family, std::uint16_t port) {
         break;
       }
       auto* diag = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
-      if (ntohs(diag->id.idiag_sport) == port) found = true;
+      if (ntohs(diag->id.idiag_sport) != port || !found) continue;
+      char text[INET6_ADDRSTRLEN] = {};
+      ::inet_ntop(diag->idiag_family, diag->id.idiag_src, text, sizeof text);
+      found->push_back(Listener{text, static_cast<uid_t>(diag->idiag_uid)});
     }
   }
   ::close(fd);
   return found;
 }
 
-bool listening_via_proc(std::uint16_t port) {
+// The same from /proc/net/tcp{,6} (hexadecimal addresses in the kernel's
+// byte order, the owner's uid in the eighth column).
+std::vector<Listener> listeners_via_proc(std::uint16_t port) {
+  std::vector<Listener> found;
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
     std::ifstream in(table);
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
       std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
+      std::string slot, local, remote, state, queues, timer, retransmits;
+      uid_t uid = 0;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid;
       auto colon = local.rfind(':');
       if (colon == std::string::npos || state != "0A") continue;  // 0A = LISTEN
-      if (std::stoul(local.substr(colon + 1), nullptr, 16) == port) return true;
+      if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
+      std::string hex = local.substr(0, colon);
+      unsigned char bytes[16] = {};
+      for (std::size_t i = 0; i < hex.size() / 8 && i < 4; ++i) {
+        std::uint32_t word = static_cast<std::uint32_t>(std::stoul(hex.substr(i * 8, 8), nullptr, 16));
+        std::memcpy(bytes + i * 4, &word, 4);  // each word is in host order
+      }
+      char text[INET6_ADDRSTRLEN] = {};
+      ::inet_ntop(hex.size() == 8 ? AF_INET : AF_INET6, bytes, text, sizeof text);
+      found.push_back(Listener{text, uid});
     }
   }
-  return false;
+  return found;
+}
+
+// Whether a socket on `address` takes Tor's connections to 127.0.0.1.
+bool takes_loopback(const std::string& address) {
+  return address == "127.0.0.1" || address == "0.0.0.0" || address == "::" || address == "::ffff:127.0.0.1";
 }
 
 }  // namespace
 
-bool port_listening(std::uint16_t port) {
-  auto v4 = listening_via_netlink(AF_INET, port);
-  if (!v4) return listening_via_proc(port);
-  if (*v4) return true;
-  auto v6 = listening_via_netlink(AF_INET6, port);
-  if (!v6) return listening_via_proc(port);
-  return *v6;
+std::vector<Listener> tcp_listeners(std::uint16_t port) {
+  auto v4 = listeners_via_netlink(AF_INET, port);
+  auto v6 = v4 ? listeners_via_netlink(AF_INET6, port) : std::nullopt;
+  if (!v4 || !v6) return listeners_via_proc(port);
+  v4->insert(v4->end(), v6->begin(), v6->end());
+  return *v4;
+}
+
+bool port_listening(std::uint16_t port) { return !tcp_listeners(port).empty(); }
+
+PortCheck check_port_holder(const std::vector<Listener>& listeners, uid_t service_uid) {
+  PortCheck check;
+  for (const auto& listener : listeners) {
+    if (!takes_loopback(listener.address)) continue;
+    if (listener.uid != 0 && listener.uid != service_uid) {
+      check.holder = PortHolder::Stranger;
+      check.stranger = "uid " + std::to_string(listener.uid) + " on " + listener.address;
+      return check;
+    }
+    check.holder = PortHolder::Service;
+  }
+  return check;
+}
+
+std::optional<uid_t> process_uid(std::uint32_t pid) {
+  if (pid == 0) return std::nullopt;
+  try {
+    auto status = no_follow::read_small_file("/proc/" + std::to_string(pid) + "/status", 16384);
+    if (!status) return std::nullopt;
+    auto at = status->find("\nUid:");
+    if (at == std::string::npos) return std::nullopt;
+    std::istringstream fields(status->substr(at + 5));
+    unsigned long real = 0, effective = 0;
+    if (!(fields >> real >> effective)) return std::nullopt;
+    return static_cast<uid_t>(effective);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace tails_server::core

@@ -13,6 +13,7 @@ struct PortWait::State {
   std::chrono::milliseconds interval{};
   std::chrono::steady_clock::time_point deadline;
   PortDone done;
+  PortOwner owner;
 
   ~State() { sd_event_source_disable_unref(timer); }
 
@@ -26,9 +27,23 @@ struct PortWait::State {
 
   static int on_timer(sd_event_source*, uint64_t, void* userdata) {
     auto* self = static_cast<State*>(userdata);
-    if (port_listening(self->port)) {
-      self->finish(std::nullopt);
-      return 0;
+    if (!self->owner) {
+      if (port_listening(self->port)) {
+        self->finish(std::nullopt);
+        return 0;
+      }
+    } else if (auto uid = self->owner()) {
+      PortCheck check = check_port_holder(tcp_listeners(self->port), *uid);
+      if (check.holder == PortHolder::Stranger) {
+        self->finish("TCP port " + std::to_string(self->port) + " is held by a socket of " + check.stranger +
+                     ", not by the service (uid " + std::to_string(*uid) +
+                     "): another local user took the port, so the onion is not published to it");
+        return 0;
+      }
+      if (check.holder == PortHolder::Service) {
+        self->finish(std::nullopt);
+        return 0;
+      }
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= self->deadline) {
@@ -53,7 +68,7 @@ PortWait& PortWait::operator=(PortWait&&) noexcept = default;
 bool PortWait::pending() const { return state_ && state_->done; }
 
 PortWait wait_for_port(sd_event* loop, std::uint16_t port, std::chrono::milliseconds timeout, PortDone done,
-                       std::chrono::milliseconds interval) {
+                       std::chrono::milliseconds interval, PortOwner owner) {
   PortWait wait;
   wait.state_ = std::make_unique<PortWait::State>();
   auto& state = *wait.state_;
@@ -62,6 +77,7 @@ PortWait wait_for_port(sd_event* loop, std::uint16_t port, std::chrono::millisec
   state.interval = interval.count() > 0 ? interval : std::chrono::milliseconds(100);
   state.deadline = std::chrono::steady_clock::now() + timeout;
   state.done = std::move(done);
+  state.owner = std::move(owner);
   // The first check runs from the loop at once (relative time 0), so that
   // `done` is never called from inside this function.
   int r = sd_event_add_time_relative(loop, &state.timer, CLOCK_MONOTONIC, 0, 0, &PortWait::State::on_timer,

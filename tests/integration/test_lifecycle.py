@@ -632,6 +632,54 @@ class FailurePaths(ScenarioCase):
                     "tails-serverd is active and never restarted (%s)" % health)
 
 
+class Hardening(ScenarioCase):
+    """3b. A local user's socket on a service's port."""
+
+    def ready(self, svc):
+        sb = W.sb
+        if sb.status_field(svc, "installed") != "true":
+            r = sb.ts("install", svc)
+            self.require(r.returncode == 0, "precondition: install %s (exit %d)" % (svc, r.returncode), r.stdout)
+        if sb.status_field(svc, "enabled") == "true" or sb.is_up(svc):
+            r = sb.ts("disable", svc)
+            self.require(r.returncode == 0, "precondition: disable %s (exit %d)" % (svc, r.returncode), r.stdout)
+
+    def test_a_port_taken_by_a_local_user_fails_the_enable_and_publishes_nothing(self):
+        sb, svc = W.sb, "mumble"
+        self.ready(svc)
+        port = sb.option(svc, "local-port")
+        log = sb.work + "/squatter.log"
+        squatter = sb.spawn("runuser", "-u", "nobody", "--", "python3", "-c",
+                            "import socket, time\n"
+                            "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                            "s.bind(('127.0.0.1', %s)); s.listen(); print('listening', flush=True)\n"
+                            "time.sleep(600)\n" % port, log=log)
+        try:
+            self.require(wait_until(lambda: "listening" in open(log, encoding="utf-8").read(), 10),
+                         "nobody listens on 127.0.0.1:%s" % port)
+            started = time.time()
+            r = sb.ts("enable", svc)
+            self.expect(r.returncode != 0, "enable %s while nobody holds its port fails (exit %d)"
+                        % (svc, r.returncode), r.stdout)
+            self.expect("held by a socket of uid 65534 on 127.0.0.1" in r.stdout,
+                        "... and the error names the port's holder and says nothing is published", r.stdout)
+            self.expect(time.time() - started < 30, "... within 30 s (took %.1f s)" % (time.time() - started))
+            status = sb.status(svc)
+            self.expect(status.get("enabled") is False and not status.get("onion"),
+                        "%s stays disabled and no onion was added for it" % svc, str(status))
+            log_lines = sb.journal("tails-serverd", lines=40)
+            self.expect("adding the onion" not in log_lines and "announcing" not in log_lines,
+                        "the daemon never asked Tor to publish it", log_lines)
+        finally:
+            sb.run("pkill", "-u", "nobody", "python3")  # the squatter, the only program of nobody's
+            squatter.wait(timeout=LONG)
+        wait_until(lambda: not sb.listeners("t", port), 10)
+        r = sb.ts("enable", svc)
+        self.expect(r.returncode == 0, "once the port is free, enable %s works (exit %d)" % (svc, r.returncode),
+                    r.stdout)
+        sb.ts("disable", svc)
+
+
 class PowerOff(ScenarioCase):
     """4. Power off."""
 
