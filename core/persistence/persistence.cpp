@@ -1,6 +1,7 @@
 #include "persistence/persistence.h"
 
 #include "host/atomic_file.h"
+#include "state/state_store.h"
 #include "util/no_follow.h"
 
 #include <cerrno>
@@ -379,7 +380,34 @@ void Persistence::roll_back_off(const std::string& service, const std::vector<st
   sync_fd(tree_fd.get(), tree());
 }
 
+bool Persistence::amnesic_copies_complete(const std::string& service, const std::vector<std::string>& paths) const {
+  Fd state_fd = open_path(state_dir_, O_RDONLY | O_DIRECTORY);
+  Fd base_fd = open_path(base(service), O_RDONLY | O_DIRECTORY);
+  if (!state_fd || !base_fd) return false;
+  // The state file, not yet or already renamed into place, must be the
+  // copy of the persistent one (not one an amnesic install wrote since).
+  auto committed = read_small_file(base_fd.get(), "state.json.off", StateStore::max_file_size,
+                                   base(service) / "state.json.off");
+  std::string file = service + ".state.json";
+  auto copy = read_small_file(state_fd.get(), file + new_suffix, StateStore::max_file_size, state_dir_ / file);
+  if (!copy) copy = read_small_file(state_fd.get(), file, StateStore::max_file_size, state_dir_ / file);
+  if (!committed || copy != committed) return false;
+  if (exists_at(base_fd.get(), "state") && !exists_at(state_fd.get(), service + new_suffix) &&
+      !exists_at(state_fd.get(), service))
+    return false;
+  for (const auto& path : paths) {
+    auto target = amnesic(path);
+    Fd parent = open_path(target.parent_path(), O_RDONLY | O_DIRECTORY);
+    std::string leaf = target.filename().string();
+    if (!parent || (!exists_at(parent.get(), leaf + new_suffix) && !exists_at(parent.get(), leaf))) return false;
+  }
+  return true;
+}
+
 void Persistence::finish_off(const std::string& service, const std::vector<std::string>& paths) {
+  if (!amnesic_copies_complete(service, paths))
+    throw PersistenceError("refusing to finish moving " + service + " out of the Persistent Storage: not every "
+                           "amnesic copy is there, and the persistent copy is never deleted without them");
   step("unmount");
   for (const auto& path : paths) unmount(path);
   step("swap-data");
@@ -469,6 +497,18 @@ std::string Persistence::recover(const std::string& service, const std::vector<s
     if (committed_on) {
       roll_back_off(service, paths);
       return "rolled back an interrupted move of " + service + " out of the Persistent Storage";
+    }
+    if (!amnesic_copies_complete(service, paths)) {
+      // The amnesic copies lived in RAM and a reboot took them: the
+      // persistent copy is all there is, so the commit is undone.
+      Fd base_fd = open_dir(base(service));
+      if (::renameat(base_fd.get(), "state.json.off", base_fd.get(), "state.json") != 0)
+        fail("cannot restore", base(service) / "state.json", errno);
+      sync_fd(base_fd.get(), base(service));
+      roll_back_off(service, paths);
+      return "rolled back an interrupted move of " + service +
+             " out of the Persistent Storage: its amnesic copies were gone (a reboot?), so the persistent "
+             "copy was kept";
     }
     finish_off(service, paths);
     return "finished moving " + service + " out of the Persistent Storage (interrupted before)";

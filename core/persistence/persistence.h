@@ -16,7 +16,9 @@
 // the state file; only after the commit are the sources removed. A failure
 // before the commit removes the copies (the sources are untouched); a
 // journal found at the next start (recover()) finishes a committed migration
-// or rolls back one that was not committed.
+// or rolls back one that was not committed. The persistent copy is deleted
+// only once every amnesic copy is checked to be there: after a reboot (the
+// amnesic copies were in RAM) a committed turn-off is undone instead.
 //
 // Nothing under the persistence root is ever followed through a symbolic
 // link: paths there are opened with openat2(RESOLVE_NO_SYMLINKS), copies
@@ -109,6 +111,10 @@ class Persistence {
   void finish_on(const std::string& service, const std::vector<std::string>& paths);
   void roll_back_off(const std::string& service, const std::vector<std::string>& paths);
   void finish_off(const std::string& service, const std::vector<std::string>& paths);
+  // After the commit of a turn-off: whether every amnesic copy (data, state
+  // directory, the state file equal to the persistent one) is there, fresh
+  // or already renamed into place.
+  bool amnesic_copies_complete(const std::string& service, const std::vector<std::string>& paths) const;
   void mount_data(const std::string& service, const std::string& path);
   void unmount(const std::string& path);
 

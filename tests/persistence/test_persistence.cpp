@@ -315,6 +315,37 @@ TEST_CASE("a migration killed after its commit is finished at the next start") {
   }
 }
 
+TEST_CASE("a turn-off killed after its commit and followed by a reboot keeps the persistent copy") {
+  for (std::string killed_at : {"unmount", "swap-data", "remove-persistent"}) {
+    CAPTURE(killed_at);
+    Fixture f;
+    f.make().turn_on(service, paths);
+    auto p = f.make([&](const std::string& step) {
+      if (step == killed_at) throw Persistence::Crash{};
+    });
+    CHECK_THROWS_AS(p.turn_off(service, paths), Persistence::Crash);
+    // The reboot: the amnesic system was in RAM. The packages make the
+    // services' directories again, empty; the mounts are gone.
+    for (const auto& path : paths) {
+      auto target = f.root / fs::path(path).relative_path();
+      while (::umount2(target.c_str(), MNT_DETACH) == 0) {
+      }
+      fs::remove_all(f.root / fs::path(path).relative_path().parent_path());
+      fs::create_directories(target);
+    }
+    fs::remove_all(f.state);
+    fs::create_directories(f.state);
+
+    auto rebooted = f.make();
+    std::string said = rebooted.recover(service, paths);
+    CHECK(said.find("rolled back") != std::string::npos);
+    CHECK(said.find("amnesic copies were gone") != std::string::npos);
+    CHECK(rebooted.persistent(service));
+    rebooted.restore_mounts(service, paths);
+    f.check_persistent();
+  }
+}
+
 TEST_CASE("turning persistence on without a Persistent Storage is refused clearly") {
   Fixture f;
   fs::remove_all(f.persist);
