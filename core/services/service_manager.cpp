@@ -200,7 +200,13 @@ std::string ServiceManager::set_option(const std::string& service, const std::st
     impl_->check_port_clash(entry, opt, canonical);
   if (opt.name() == standard_option::persistence) {
     bool on = canonical == "true";
-    if (on == impl_->persistence.persistent(service)) return canonical;
+    if (on == impl_->store.persistent(service)) return canonical;
+    if (on && impl_->persistence.persistent(service))
+      throw ServiceError(ErrorCode::InvalidValue,
+                         service + " runs with amnesic settings while the Persistent Storage holds its saved "
+                                   "ones (another onion address, options and clients); the two are kept apart: to "
+                                   "use the saved ones, disable " + service +
+                                   " and restart tails-serverd (or reboot)");
     auto work = [this, &entry, on] { impl_->set_persistence(entry, on); };
     if (impl_->unit_guard) impl_->unit_guard(service, work);
     else work();
@@ -359,7 +365,7 @@ void ServiceManager::set_unit_guard(UnitGuard guard) { impl_->unit_guard = std::
 
 bool ServiceManager::persistent(const std::string& service) const {
   impl_->find(service);
-  return impl_->persistence.persistent(service);
+  return impl_->store.persistent(service);
 }
 
 void ServiceManager::remove_persistent_data(const std::string& service) {
@@ -367,8 +373,10 @@ void ServiceManager::remove_persistent_data(const std::string& service) {
   try {
     impl_->persistence.remove(service, entry.service->persistent_paths);
   } catch (const std::exception& error) {
+    impl_->store.locate(service);
     throw ServiceError(ErrorCode::Failed, error.what());
   }
+  impl_->store.locate(service);
   impl_->sync_persistence_option(entry);
 }
 

@@ -198,6 +198,7 @@ struct ServiceManager::Impl {
       host.log(LogLevel::Error, entry.service->name + ": " + error.what());
     }
     entry.state_error.clear();
+    store.locate(entry.service->name);
     try {
       if (auto state = store.load(entry.service->name)) entry.state = std::move(*state);
     } catch (const StateError& error) {
@@ -235,7 +236,7 @@ struct ServiceManager::Impl {
 
   // The option `persistence` says where the state is (the location wins).
   void sync_persistence_option(Entry& entry) {
-    if (persistence.persistent(entry.service->name)) entry.state.options[standard_option::persistence] = "true";
+    if (store.persistent(entry.service->name)) entry.state.options[standard_option::persistence] = "true";
     else entry.state.options.erase(standard_option::persistence);
   }
 
@@ -247,7 +248,9 @@ struct ServiceManager::Impl {
     try {
       if (on) persistence.turn_on(name, entry.service->persistent_paths);
       else persistence.turn_off(name, entry.service->persistent_paths);
+      store.locate(name);
     } catch (const std::exception& error) {
+      store.locate(name);
       sync_persistence_option(entry);
       try {
         save(entry);

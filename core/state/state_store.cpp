@@ -44,11 +44,19 @@ StateStore::StateStore(std::filesystem::path directory) : directory_(std::move(d
   std::filesystem::permissions(directory_, std::filesystem::perms::owner_all);
 }
 
-bool StateStore::persistent(const std::string& service) const {
+bool StateStore::on_disk_persistent(const std::string& service) const {
   if (persistent_directory_.empty()) return false;
   struct stat st;
   return ::lstat((persistent_directory_ / service / "state.json").c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
+
+bool StateStore::persistent(const std::string& service) const {
+  auto found = located_.find(service);
+  if (found == located_.end()) found = located_.emplace(service, on_disk_persistent(service)).first;
+  return found->second;
+}
+
+void StateStore::locate(const std::string& service) { located_[service] = on_disk_persistent(service); }
 
 std::filesystem::path StateStore::file(const std::string& service) const {
   if (persistent(service)) return persistent_directory_ / service / "state.json";

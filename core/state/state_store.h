@@ -51,21 +51,31 @@ class StateStore {
   void save(const std::string& service, const ServiceState& state) const;
   void remove(const std::string& service) const;
 
-  // The state file: <persistent>/<service>/state.json if that exists (the
-  // service's persistence is on, see persistence/persistence.h), else
+  // The state file: <persistent>/<service>/state.json when the service's
+  // state is persistent (see persistence/persistence.h), else
   // <directory>/<service>.state.json.
   std::filesystem::path file(const std::string& service) const;
   // The service's own files (onion key, ...): <persistent>/<service>/state
   // when persistent, else <directory>/<service>.
   std::filesystem::path service_directory(const std::string& service) const;
+  // Where the service's state is: decided at its first use and by locate()
+  // only, never by a Persistent Storage merely appearing (unlocked while the
+  // service runs with amnesic state: the two are kept apart).
   bool persistent(const std::string& service) const;
+  // Decides again, from what is on disk: whether
+  // <persistent>/<service>/state.json exists. Call it when the state is
+  // (re)read and after persistence is turned on or off.
+  void locate(const std::string& service);
   // Where persistent services keep their state: <persistence_root>/tails-server.
   void set_persistent_directory(std::filesystem::path directory) { persistent_directory_ = std::move(directory); }
   const std::filesystem::path& directory() const { return directory_; }
 
  private:
+  bool on_disk_persistent(const std::string& service) const;
+
   std::filesystem::path directory_;
   std::filesystem::path persistent_directory_;
+  mutable std::map<std::string, bool> located_;  // service -> persistent
 };
 
 }  // namespace tails_server::core

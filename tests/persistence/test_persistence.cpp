@@ -163,6 +163,8 @@ TEST_CASE("the state store reads the state of a persistent service on the persis
   store.save(service, state);
   CHECK(store.file(service) == f.state / "svc.state.json");
   f.make().turn_on(service, paths);
+  CHECK_FALSE(store.persistent(service));  // where it was found, until asked to look again
+  store.locate(service);
   CHECK(store.persistent(service));
   CHECK(store.file(service) == f.base() / "state.json");
   CHECK(store.service_directory(service) == f.base() / "state");

@@ -151,3 +151,42 @@ TEST_CASE("Commands check their arguments and plugin failures become errors") {
   CHECK(message.find("asked to fail") != std::string::npos);
   CHECK(code_of([&] { manager.run_command("sample", "echo", {"fail"}, "s"); }) == ErrorCode::Failed);
 }
+
+TEST_CASE("A Persistent Storage unlocked while a service runs with amnesic state never gets that state saved over it") {
+  Fixture f;
+  DaemonConfig config = f.config();
+  config.persistence_root = f.tmp / "persistence";  // locked: not there yet
+  ServiceManager manager(config, f.host);
+  const std::string amnesic_address = manager.ensure_onion_key("sample");
+  manager.set_option("sample", "motd", "amnesic");
+  manager.set_enabled("sample", true);
+
+  // The unlock: the saved state of an earlier session appears, with its own key.
+  DaemonConfig earlier = f.config();
+  earlier.state_dir = f.tmp / "earlier";
+  ServiceManager earlier_manager(earlier, f.host);
+  const std::string saved_address = earlier_manager.ensure_onion_key("sample");
+  earlier_manager.set_option("sample", "motd", "saved");
+  const auto saved = config.persistence_root / "tails-server/sample";
+  std::filesystem::create_directories(saved / "state");
+  std::filesystem::copy_file(earlier.state_dir / "sample.state.json", saved / "state.json");
+  std::filesystem::copy_file(earlier.state_dir / "sample/hs_ed25519_secret_key", saved / "state/hs_ed25519_secret_key");
+  auto read = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string saved_json = read(saved / "state.json");
+
+  CHECK(manager.load_persistent_state().empty());  // it runs: its state is not replaced
+  manager.set_enabled("sample", false);
+  manager.set_option("sample", "motd", "changed while amnesic");
+  CHECK(read(saved / "state.json") == saved_json);
+  CHECK(read(config.state_dir / "sample.state.json").find("changed while amnesic") != std::string::npos);
+  CHECK(manager.onion_address("sample") == amnesic_address);
+  CHECK(manager.onion_address("sample") != saved_address);
+  CHECK_FALSE(manager.persistent("sample"));
+  // Turning persistence on now would mix the two: refused, saying how to choose.
+  CHECK(message_of([&] { manager.set_option("sample", "persistence", "true"); }).find("kept apart") !=
+        std::string::npos);
+  CHECK(read(saved / "state.json") == saved_json);
+}
