@@ -114,4 +114,15 @@ inline constexpr const char* tor = "tor";
 // file has 96 bytes; an "ED25519-V3:" key about 100).
 inline constexpr unsigned max_key_file_size = 4096;
 
+// Sizes checked before polkit is asked, so that no caller holds the
+// daemon's memory through a pending authorization; a larger call is
+// answered InvalidValue.
+inline constexpr unsigned max_name_size = 256;          // a service, option, command or client name
+inline constexpr unsigned max_value_size = 64 * 1024;   // an option value, a command argument or secret
+inline constexpr unsigned max_command_arguments = 16;   // RunCommand's arguments
+// Authorization checks one user may have pending at once, over all their
+// connections (polkit may wait 90 s for an answer); beyond, calls are
+// answered Busy.
+inline constexpr unsigned max_pending_authorizations = 4;
+
 }  // namespace tails_server::dbus

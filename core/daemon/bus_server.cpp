@@ -8,6 +8,7 @@
 #include "replies.h"
 #include "wire.h"
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,31 @@ struct WipedString {
   std::string value;
   ~WipedString() { wipe_secret(value); }
 };
+
+// Refuses an argument beyond `max` bytes before anything else is done with
+// the call (polkit is asked only afterwards).
+void limit_size(const std::string& what, const std::string& value, std::size_t max) {
+  if (value.size() > max)
+    throw BusError(dbus::error::invalid_value, what + " has " + std::to_string(value.size()) +
+                                                   " bytes; at most " + std::to_string(max) + " are accepted");
+}
+
+// Whom a pending authorization counts against: "uid N" from the bus
+// driver, or the bus name if the driver cannot say.
+std::string caller_key(sd_bus_message* call) {
+  sd_bus_creds* creds = nullptr;
+  uid_t uid = 0;
+  bool known = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds) >= 0 &&
+               sd_bus_creds_get_euid(creds, &uid) >= 0;
+  sd_bus_creds_unref(creds);
+  if (known) return "uid " + std::to_string(uid);
+  const char* name = sd_bus_message_get_sender(call);
+  return name ? name : "";
+}
+
+void limit_names(std::initializer_list<std::pair<const char*, const std::string*>> names) {
+  for (const auto& [what, value] : names) limit_size(what, *value, dbus::max_name_size);
+}
 
 }  // namespace
 
@@ -137,7 +163,17 @@ BusServer::BusServer(sd_bus* bus, core::ServiceManager& manager, core::Lifecycle
 
 void BusServer::when_authorized(sd_bus_message* call, std::string what, Action action) {
   MessageRef held = hold(call);
-  authorizer_.check(call, [held, what = std::move(what), action = std::move(action)](const Denial& denial) {
+  // Per user, not per connection: one user may open many connections.
+  std::string sender = caller_key(call);
+  if (pending_authorizations_[sender] >= dbus::max_pending_authorizations)
+    throw BusError(dbus::error::busy,
+                   "busy: " + what + " waits, because " + std::to_string(dbus::max_pending_authorizations) +
+                       " authorization checks of this user are pending already (the most at once); answer "
+                       "the authentication dialogs, or try again once they are done");
+  ++pending_authorizations_[sender];
+  authorizer_.check(call, [this, sender, held, what = std::move(what),
+                           action = std::move(action)](const Denial& denial) {
+    if (--pending_authorizations_[sender] == 0) pending_authorizations_.erase(sender);
     reply_guarded(held.get(), [&] {
       if (denial)
         throw BusError(dbus::error::access_denied,
@@ -214,11 +250,14 @@ void BusServer::get_option(sd_bus_message* call) {
 
 void BusServer::set_option(sd_bus_message* call) {
   auto [service, option, value] = dbus::decode<dbus::SetOptionCall>(call);
+  limit_names({{"the service name", &service}, {"the option name", &option}});
+  limit_size("the value of option '" + option + "'", value, dbus::max_value_size);
   change_option(call, service, option, value);
 }
 
 void BusServer::reset_option(sd_bus_message* call) {
   auto [service, option] = dbus::decode<dbus::OptionCall>(call);
+  limit_names({{"the service name", &service}, {"the option name", &option}});
   change_option(call, service, option, std::nullopt);
 }
 
@@ -275,6 +314,14 @@ void BusServer::autostart(sd_bus_message* call) {
 
 void BusServer::run_command(sd_bus_message* call) {
   auto args = dbus::decode<dbus::RunCommandCall>(call);
+  limit_names({{"the service name", &args.service}, {"the command name", &args.command}});
+  if (args.arguments.size() > dbus::max_command_arguments)
+    throw BusError(dbus::error::invalid_value, "the command '" + args.command + "' got " +
+                                                   std::to_string(args.arguments.size()) + " arguments; at most " +
+                                                   std::to_string(dbus::max_command_arguments) + " are accepted");
+  for (const auto& argument : args.arguments)
+    limit_size("an argument of '" + args.command + "'", argument, dbus::max_value_size);
+  limit_size("the secret for '" + args.command + "'", args.secret, dbus::max_value_size);
   when_authorized(call, "running the command '" + args.command + "' of '" + args.service + "'",
                   [this, args](sd_bus_message* call) {
                     log::info("running command " + args.service + "/" + args.command);
@@ -292,6 +339,7 @@ void BusServer::get_connection_info(sd_bus_message* call) {
 
 void BusServer::add_client(sd_bus_message* call) {
   auto [service, name] = dbus::decode<dbus::ClientCall>(call);
+  limit_names({{"the service name", &service}, {"the client name", &name}});
   when_authorized_for(
       call, service, "adding a client to '" + service + "'", [this, service, name](sd_bus_message* call) {
         core::ServiceManager::ClientCredential c = manager_.add_client(service, name);
@@ -316,6 +364,7 @@ void BusServer::add_client(sd_bus_message* call) {
 
 void BusServer::remove_client(sd_bus_message* call) {
   auto [service, name] = dbus::decode<dbus::ClientCall>(call);
+  limit_names({{"the service name", &service}, {"the client name", &name}});
   when_authorized_for(call, service, "removing a client of '" + service + "'",
                       [this, service, name](sd_bus_message* call) {
                         manager_.remove_client(service, name);
@@ -340,6 +389,7 @@ void BusServer::import_key(sd_bus_message* call) {
     key->value.swap(args.key_file);
     wipe_secret(args.key_file);
   }
+  limit_names({{"the service name", &service}});
   std::size_t size = key->value.size();
   if (size > dbus::max_key_file_size)
     throw BusError(dbus::error::invalid_value,

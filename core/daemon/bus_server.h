@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -41,6 +42,8 @@ class BusServer {
 
   // Runs `action` (which replies to `call`) once the caller is authorized,
   // or replies AccessDenied saying that `what` needs authorization and why.
+  // Throws Busy (nobody is asked) when the caller's user has
+  // dbus::max_pending_authorizations checks pending already.
   void when_authorized(sd_bus_message* call, std::string what, Action action);
   // Like when_authorized, but replies NoSuchService first if there is no
   // such service (before anyone is asked for a password).
@@ -85,6 +88,8 @@ class BusServer {
   core::Lifecycle& lifecycle_;
   Authorizer& authorizer_;
   dbus::SlotPtr slot_;
+  // Authorization checks pending per user (capped: max_pending_authorizations).
+  std::map<std::string, unsigned> pending_authorizations_;
 };
 
 }  // namespace tails_server::daemon
