@@ -100,17 +100,20 @@ std::string pem_block(const std::string& text, const std::string& kind) {
 }
 
 // An XMPP account name (the local part of the JID) we accept: lower-case
-// letters, digits, '.', '-' and '_', 1 to 64 characters. Stricter than
+// letters, digits, '.', '-' and '_', 1 to 64 characters, the first neither
+// '-' nor '.'. Stricter than
 // XMPP itself, so that names are unambiguous and safe in any command line.
 void check_account_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 64;
+  // A leading '-' or '.' would read as an option to prosodyctl.
+  bool ok = !name.empty() && name.size() <= 64 && name.front() != '-' && name.front() != '.';
   for (char c : name)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_'))
       ok = false;
   if (!ok)
     throw tails_server::OptionError("invalid account name '" + name +
                     "': use 1 to 64 characters among lower-case letters a-z, digits 0-9, '.', '-' "
-                    "and '_' (the part before the '@'; the server adds '@' and its address)");
+                    "and '_', not starting with '-' or '.' (the part before the '@'; the server adds '@' "
+                    "and its address)");
 }
 
 void check_password(const std::string& password) {
@@ -274,7 +277,7 @@ class ProsodyService : public tails_server::TailsService {
       RunOptions options;
       options.input = secret + "\n" + secret + "\n";  // prosodyctl asks twice
       options.timeout = std::chrono::seconds(60);
-      RunResult result = prosodyctl(context, {add ? "adduser" : "passwd", jid}, options);
+      RunResult result = prosodyctl(context, add ? "adduser" : "passwd", jid, options);
       const std::string output = clean_output(result.output);
       if (add && output.find("already exists") != std::string::npos)
         throw HostError("the account " + jid + " already exists; use set-password to change its password");
@@ -288,7 +291,7 @@ class ProsodyService : public tails_server::TailsService {
     if (command == "remove-account") {
       RunOptions options;
       options.timeout = std::chrono::seconds(60);
-      RunResult result = prosodyctl(context, {"deluser", jid}, options);
+      RunResult result = prosodyctl(context, "deluser", jid, options);
       const std::string output = clean_output(result.output);
       if (output.find("does not exist") != std::string::npos) throw HostError("there is no account " + jid);
       if (result.exit_code != 0)
@@ -300,13 +303,12 @@ class ProsodyService : public tails_server::TailsService {
   }
 
  private:
-  RunResult prosodyctl(ServiceContext& context, std::vector<std::string> arguments,
+  // prosodyctl VERB -- JID: after "--" the JID is never read as an option.
+  RunResult prosodyctl(ServiceContext& context, const std::string& verb, const std::string& jid,
                        const RunOptions& options) {
     if (!std::filesystem::exists(context.host().path(config_file)))
       throw HostError("prosody is not configured yet: " + path_text(context, config_file) + " is missing");
-    std::vector<std::string> argv = {"prosodyctl", "--config", path_text(context, config_file)};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    return context.host().run(argv, options);
+    return context.host().run({"prosodyctl", "--config", path_text(context, config_file), verb, "--", jid}, options);
   }
 
   // A self-signed certificate for `domain`, valid 10 years, made once. The

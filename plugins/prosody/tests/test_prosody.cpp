@@ -157,7 +157,8 @@ TEST_CASE("prosody: the plugin declares its unit and packages and ports and chec
 
 TEST_CASE("prosody: add-account refuses bad names and passwords with a clear error") {
   Fixture f;
-  for (const std::string& bad : std::vector<std::string>{"a b", "x@y", "Alice", "", "al/ice", "al\"ice", std::string(65, 'a')}) {
+  for (const std::string& bad : std::vector<std::string>{"a b", "x@y", "Alice", "", "al/ice", "al\"ice",
+                                                         std::string(65, 'a'), "-h", "--help", ".x"}) {
     CAPTURE(bad);
     try {
       f.manager.run_command("prosody", "add-account", {bad}, "good password");
