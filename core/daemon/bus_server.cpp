@@ -342,6 +342,7 @@ void BusServer::add_client(sd_bus_message* call) {
   limit_names({{"the service name", &service}, {"the client name", &name}});
   when_authorized_for(
       call, service, "adding a client to '" + service + "'", [this, service, name](sd_bus_message* call) {
+        lifecycle_.refuse_while_busy(service);  // an enable publishes the onion with the clients it read
         core::ServiceManager::ClientCredential c = manager_.add_client(service, name);
         log::info("added client " + name + " to " + service);  // never the key
         lifecycle_.refresh_onion(service);
@@ -367,6 +368,7 @@ void BusServer::remove_client(sd_bus_message* call) {
   limit_names({{"the service name", &service}, {"the client name", &name}});
   when_authorized_for(call, service, "removing a client of '" + service + "'",
                       [this, service, name](sd_bus_message* call) {
+                        lifecycle_.refuse_while_busy(service);
                         manager_.remove_client(service, name);
                         log::info("removed client " + name + " of " + service);
                         lifecycle_.refresh_onion(service);
@@ -398,6 +400,9 @@ void BusServer::import_key(sd_bus_message* call) {
                        "); accepted: a tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
   when_authorized_for(call, service, "importing an onion key for '" + service + "'",
                       [this, service, key](sd_bus_message* call) {
+                        // An enable meanwhile would configure the service
+                        // (Prosody's domain) for the old address.
+                        lifecycle_.refuse_while_busy(service);
                         std::string address = manager_.import_onion_key(service, key->value);
                         wipe_secret(key->value);
                         log::info("imported an onion key for " + service);

@@ -633,7 +633,7 @@ class FailurePaths(ScenarioCase):
 
 
 class Hardening(ScenarioCase):
-    """3b. A local user's socket on a service's port."""
+    """3b. A local user's socket on a service's port, and key or client changes during an enable."""
 
     def ready(self, svc):
         sb = W.sb
@@ -677,6 +677,32 @@ class Hardening(ScenarioCase):
         r = sb.ts("enable", svc)
         self.expect(r.returncode == 0, "once the port is free, enable %s works (exit %d)" % (svc, r.returncode),
                     r.stdout)
+        sb.ts("disable", svc)
+
+    def test_import_key_and_client_changes_are_busy_while_an_enable_runs(self):
+        sb, svc = W.sb, "prosody"
+        self.ready(svc)
+        sb.sh("head -c 96 /dev/zero | tr '\\0' x > /tmp/garbage-key")
+        # A unit that takes 8 s to start keeps the enable under way (the enable reloads systemd).
+        slow = "/run/systemd/system/%s.d/slow-start.conf" % W.unit[svc]
+        sb.sh('mkdir -p "$(dirname "$1")" && printf "[Service]\\nExecStartPre=/bin/sleep 8\\n" > "$1"', slow)
+        log = sb.work + "/busy-enable.log"
+        proc = sb.spawn("tails-server", "enable", svc, log=log)
+        try:
+            wait_until(lambda: sb.state_of(svc) == "starting", 10, 0.05)
+            self.require(sb.state_of(svc) == "starting", "enable %s is under way (state starting)" % svc)
+            for args in (("import-key", svc, "/tmp/garbage-key"), ("client", "add", svc, "bob"),
+                         ("client", "remove", svc, "bob")):
+                r = sb.ts(*args)
+                self.expect(r.returncode == 9, "tails-server %s during the enable exits 9, busy (exit %d)"
+                            % (" ".join(args), r.returncode), r.stdout)
+        finally:
+            rc = proc.wait(timeout=LONG)
+            sb.run("rm", "-f", slow)
+            sb.run("systemctl", "daemon-reload")
+        self.expect(rc == 0, "the enable itself succeeds (exit %d)" % rc)
+        clients = sb.ts("client", "list", svc).stdout
+        self.expect("bob" not in clients, "no client bob was added", clients)
         sb.ts("disable", svc)
 
 
