@@ -191,7 +191,11 @@ void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::s
     Fd to(::openat(dst_dir, dst_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!to) fail("cannot create the copy of", shown, errno);
     copy_contents(from.get(), to.get(), shown);
-    copy_attributes(to.get(), st, shown);
+    // A set-user-ID or set-group-ID program planted on the Persistent
+    // Storage must not become one on the running system: the bits go.
+    struct stat plain = st;
+    plain.st_mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+    copy_attributes(to.get(), plain, shown);
     sync_fd(to.get(), shown);
   } else if (S_ISLNK(st.st_mode)) {
     std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');

@@ -60,7 +60,8 @@ void empty_dir(int dir, const std::filesystem::path& shown);
 
 // Copies src_dir/src_name to dst_dir/dst_name (which must not exist): a tree
 // of directories, regular files and symbolic links (copied as links, never
-// followed), with owners, modes and times; everything fsynced. Sockets are
+// followed), with owners, modes (files lose their set-user-ID and
+// set-group-ID bits) and times; everything fsynced. Sockets are
 // skipped (services recreate them); anything else is refused.
 void copy_at(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
              const std::filesystem::path& shown);

@@ -348,6 +348,21 @@ TEST_CASE("a turn-off killed after its commit and followed by a reboot keeps the
   }
 }
 
+TEST_CASE("a set-user-ID program on the Persistent Storage loses the bit when persistence is turned off") {
+  Fixture f;
+  f.make().turn_on(service, paths);
+  // Whoever holds the disk plants a set-user-ID root shell among the data.
+  auto planted = f.data("/var/lib/svc") / "rootshell";
+  write(planted, "#!/bin/sh\n");
+  REQUIRE(::chown(planted.c_str(), 0, 0) == 0);
+  REQUIRE(::chmod(planted.c_str(), 06755) == 0);
+  REQUIRE(mode_of(planted) == 06755);
+  f.make().turn_off(service, paths);
+  auto copied = f.root / "var/lib/svc/rootshell";
+  REQUIRE(fs::exists(copied));
+  CHECK(mode_of(copied) == 0755);
+}
+
 TEST_CASE("turning persistence on without a Persistent Storage is refused clearly") {
   Fixture f;
   fs::remove_all(f.persist);
