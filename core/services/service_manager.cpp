@@ -326,7 +326,19 @@ void ServiceManager::set_enabled(const std::string& service, bool enabled) {
 }
 
 std::vector<std::string> ServiceManager::packages_installed_by_us(const std::string& service) const {
-  return impl_->find(service).state.packages_installed_by_us;
+  // The state file may have been prepared (it can lie on the Persistent
+  // Storage): only the plugin's own packages are ever ours to purge.
+  const auto& entry = impl_->find(service);
+  const auto& own = entry.service->packages;
+  std::vector<std::string> ours;
+  for (const auto& package : entry.state.packages_installed_by_us) {
+    if (std::find(own.begin(), own.end(), package) != own.end()) ours.push_back(package);
+    else
+      impl_->host.log(LogLevel::Warning, service + ": the state lists '" + package +
+                                             "' as installed for it, but it is none of its packages (" +
+                                             tails_server::detail::join(own, ", ") + "): never purged");
+  }
+  return ours;
 }
 
 void ServiceManager::add_packages_installed_by_us(const std::string& service,

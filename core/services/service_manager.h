@@ -135,6 +135,8 @@ class ServiceManager {
   // Durable lifecycle facts, saved with the options. Throw ServiceError.
   bool enabled(const std::string& service) const;
   void set_enabled(const std::string& service, bool enabled);
+  // The packages recorded as installed for the service, only those among
+  // its plugin's own `packages` (others are logged and left alone).
   std::vector<std::string> packages_installed_by_us(const std::string& service) const;
   void add_packages_installed_by_us(const std::string& service, const std::vector<std::string>& packages);
   // Forgets everything stored for the service (options back to their

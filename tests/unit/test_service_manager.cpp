@@ -190,3 +190,22 @@ TEST_CASE("A Persistent Storage unlocked while a service runs with amnesic state
         std::string::npos);
   CHECK(read(saved / "state.json") == saved_json);
 }
+
+TEST_CASE("Packages a state file lists beyond the plugin's own are never given to uninstall to purge") {
+  Fixture f;
+  {
+    ServiceManager manager(f.config(), f.host);
+    manager.add_packages_installed_by_us("sample", {"coreutils"});
+  }
+  // Someone who could write the state file adds the system's packages.
+  std::string path = (f.tmp / "state/sample.state.json").string();
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto at = text.find("\"coreutils\"");
+  REQUIRE(at != std::string::npos);
+  text.insert(at, "\"openssh-server\", \"libc6\", ");
+  std::ofstream(path) << text;
+
+  ServiceManager manager(f.config(), f.host);
+  CHECK(manager.packages_installed_by_us("sample") == std::vector<std::string>{"coreutils"});
+}
