@@ -81,11 +81,7 @@ std::optional<ServiceState> StateStore::load(const std::string& service) const {
   if (!content) return std::nullopt;
   std::string reason;
   try {
-    std::istringstream stream(*content);
-    ServiceState state;
-    cereal::JSONInputArchive archive(stream);
-    archive(cereal::make_nvp("service", state));
-    return state;
+    return parse_state(*content);
   } catch (const std::exception& error) {
     reason = error.what();
   }
@@ -101,13 +97,25 @@ std::optional<ServiceState> StateStore::load(const std::string& service) const {
 }
 
 void StateStore::save(const std::string& service, const ServiceState& state) const {
+  write_file_atomically(file(service), format_state(state), 0600);
+}
+
+ServiceState parse_state(std::string_view text) {
+  std::istringstream stream{std::string(text)};
+  ServiceState state;
+  cereal::JSONInputArchive archive(stream);
+  archive(cereal::make_nvp("service", state));
+  return state;
+}
+
+std::string format_state(const ServiceState& state) {
   std::ostringstream stream;
   {
     cereal::JSONOutputArchive archive(stream);
     archive(cereal::make_nvp("service", state));
   }
   stream << '\n';
-  write_file_atomically(file(service), stream.str(), 0600);
+  return stream.str();
 }
 
 void StateStore::remove(const std::string& service) const {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,13 @@ class StateError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The state in a state file's JSON text (any version this daemon reads).
+// Throws std::exception: cereal's for malformed text, StateError for a
+// version written by a newer Tails Server.
+ServiceState parse_state(std::string_view text);
+// The JSON text of a state file (the current version), ending in a newline.
+std::string format_state(const ServiceState& state);
 
 class StateStore {
  public:
