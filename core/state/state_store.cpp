@@ -100,7 +100,38 @@ void StateStore::save(const std::string& service, const ServiceState& state) con
   write_file_atomically(file(service), format_state(state), 0600);
 }
 
+namespace {
+
+// A state file holds strings, booleans and small integers only. rapidjson
+// 1.1.0 (under cereal) has undefined behaviour when it reads some fractions
+// and exponents (0E53: clz(0), negative shifts), found by fuzz/: such
+// numbers are refused before it sees them, and so are integers of more
+// than 19 digits, which it would read as doubles.
+void refuse_unusual_numbers(std::string_view text) {
+  bool in_string = false;
+  std::size_t digits = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c >= '0' && c <= '9') {
+      if (++digits > 19) throw StateError("a number of more than 19 digits; a state file holds small integers only");
+      continue;
+    }
+    if (digits && (c == '.' || c == 'e' || c == 'E'))
+      throw StateError("a number with a fraction or an exponent; a state file holds integers only");
+    digits = 0;
+  }
+}
+
+}  // namespace
+
 ServiceState parse_state(std::string_view text) {
+  refuse_unusual_numbers(text);
   std::istringstream stream{std::string(text)};
   ServiceState state;
   cereal::JSONInputArchive archive(stream);

@@ -132,3 +132,14 @@ TEST_CASE("A state file beyond 1 MiB is refused without being read whole") {
   write(tmp / "state/mumble.state.json", std::string((1 << 20) + 1, ' '));
   CHECK_THROWS_WITH_AS(store.load("mumble"), doctest::Contains("larger than 1048576 bytes"), StateError);
 }
+
+TEST_CASE("A state file with a fraction or an exponent is refused before rapidjson reads the number") {
+  TempDir tmp;
+  StateStore store(tmp / "state");
+  write(store.file("mumble"), R"({"service": {"cereal_class_version": 0E53, "options": []}})");
+  CHECK_THROWS_WITH_AS(store.load("mumble"), doctest::Contains("a fraction or an exponent"), StateError);
+  CHECK(kept_aside(tmp / "state").size() == 1);
+  // The same characters inside a string are a value like any other.
+  CHECK(parse_state(R"({"service": {"cereal_class_version": 2, "options": [{"key": "motd", "value": "1.5e3"}],
+      "packages_installed_by_us": [], "enabled": false, "clients": []}})").options.at("motd") == "1.5e3");
+}
