@@ -39,9 +39,9 @@ polkit.addRule(function (action, subject) {
 
 def skip_reason():
     if os.environ.get("TAILS_SERVER_GUI_SANDBOX") != "1":
-        # Known defect: the GUI process dies at random in this scenario, after a new client's key
-        # is shown, while dogtail walks its accessibility tree (GTK 4.8); not found yet.
-        return "runs only with TAILS_SERVER_GUI_SANDBOX=1: the GUI dies at random in it (a known defect)"
+        # Known defect: in this scenario dogtail loses the GUI at random ("The application no
+        # longer exists") right after a new client's key is shown; the cause is not found yet.
+        return "runs only with TAILS_SERVER_GUI_SANDBOX=1: dogtail loses the GUI at random in it (a known defect)"
     for tool in ("tor", "tor-gencert", "Xvfb", "zbarimg"):
         if not shutil.which(tool):
             return "%s is missing" % tool
