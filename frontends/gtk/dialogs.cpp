@@ -3,9 +3,6 @@
 #include "accessible.h"
 #include "i18n.h"
 
-#include <memory>
-#include <vector>
-
 namespace tails_server::gui {
 namespace {
 
@@ -48,29 +45,7 @@ Gtk::Button* add_button(Dialog& d, const std::string& label, const char* css = n
   return button;
 }
 
-// Closed windows are kept, emptied of their texts (a key, a password), until
-// the GUI quits: GTK 4.8's accessibility can still be asked about a toplevel
-// after it closed, and the GUI crashed when that window had been freed (the
-// dogtail tests hit it, a screen reader would too).
-std::vector<std::unique_ptr<Gtk::Window>>& retired() {
-  static std::vector<std::unique_ptr<Gtk::Window>> windows;
-  return windows;
-}
-
-void empty_texts(Gtk::Widget& widget) {
-  if (auto* label = dynamic_cast<Gtk::Label*>(&widget)) label->set_text("");
-  if (auto* editable = dynamic_cast<Gtk::Editable*>(&widget)) editable->set_text("");
-  for (auto* child = widget.get_first_child(); child; child = child->get_next_sibling()) empty_texts(*child);
-}
-
-void retire(Gtk::Window& window) {
-  empty_texts(window);
-  retired().emplace_back(&window);
-}
-
 }  // namespace
-
-void release_closed_windows() { retired().clear(); }
 
 Gtk::Window* new_modal_window(Gtk::Window& parent, const std::string& title) {
   auto* window = new Gtk::Window;
@@ -78,7 +53,7 @@ Gtk::Window* new_modal_window(Gtk::Window& parent, const std::string& title) {
   window->set_transient_for(parent);
   window->set_modal(true);
   window->set_hide_on_close(true);
-  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { retire(*window); }); });
+  window->signal_hide().connect([window] { Glib::signal_idle().connect_once([window] { delete window; }); });
   return window;
 }
 

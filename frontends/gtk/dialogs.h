@@ -11,10 +11,8 @@
 
 namespace tails_server::gui {
 
-// A new modal window over `parent`. Once hidden (closed) its texts are
-// emptied; it is freed by release_closed_windows(), when the GUI quits.
+// A new modal window over `parent` that deletes itself once hidden (closed).
 Gtk::Window* new_modal_window(Gtk::Window& parent, const std::string& title);
-void release_closed_windows();
 
 // Asks `question`, explaining `details`; calls `confirmed` only if the user
 // chooses `action` (a destructive action is drawn in red).

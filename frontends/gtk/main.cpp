@@ -2,7 +2,6 @@
 // desktop user, never as root, and talks only to the daemon over D-Bus.
 #include "async_client.h"
 #include "bus_source.h"
-#include "dialogs.h"
 #include "i18n.h"
 #include "main_window.h"
 
@@ -82,7 +81,6 @@ int main(int argc, char** argv) {
     window->present();
   });
   int status = app->run(1, argv);
-  tails_server::gui::release_closed_windows();
   source.reset();
   client.reset();
   return status;
