@@ -105,8 +105,11 @@ class PluginCrash(ScenarioCase):
                      self.sb.journal("tails-serverd", lines=40) + self.sb.daemon_health())
         self.expect_equal(self.restarts() - before, 1, "one restart")
         listed = self.sb.tails_server("list") or {}
-        self.expect("abort-in-configure" not in listed and "mumble" in listed,
-                    "the crashed plugin's service is put aside, mumble is served", str(listed))
+        crashed = listed.get("abort-in-configure") or {}
+        self.expect(crashed.get("state") == "plugin-crashed" and "configure step" in crashed.get("message", "")
+                    and "mumble" in listed,
+                    "the crashed plugin's service is listed as plugin-crashed in its configure step, "
+                    "mumble is served", str(listed))
         r = self.sb.ts("plugin", "retry", "abort-in-configure")
         self.expect(r.returncode == 0 and "loaded" in r.stdout, "plugin retry loads it again", r.stdout)
         self.expect("abort-in-configure" in (self.sb.tails_server("list") or {}), "its service is back")
