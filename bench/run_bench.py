@@ -4,7 +4,10 @@
 - CLI round trip: the whole `tails-server status mumble` and `tails-server list`
   process (start, D-Bus call, YAML output), and for scale `/bin/true`.
 - Daemon start-up: from exec until the daemon owns its bus name and says so,
-  with the real plugins and with 200 generated ones.
+  with no plugin, the real plugins and 200 generated ones. "Per plugin" is
+  (200 plugins - no plugin) / 200: the loader's cost, without the fixed part.
+- The floor under it: dlopen and dlsym of the same 200 files and nothing else
+  (bench/dlopen_floor.cpp), so the loader's own checks are the difference.
 - Daemon RSS after start-up.
 
 Runs on a private dbus-daemon in a temporary directory; needs nothing else.
@@ -82,6 +85,7 @@ def main():
     parser.add_argument("--cli", required=True)
     parser.add_argument("--plugins", required=True, help="directory of the real plugins")
     parser.add_argument("--generated", required=True, help="the generated bench plugin .so")
+    parser.add_argument("--dlopen-floor", required=True, help="bench/dlopen_floor.cpp's program")
     parser.add_argument("--runs", type=int, default=51, help="CLI runs per measurement")
     parser.add_argument("--starts", type=int, default=11, help="daemon starts per measurement")
     args = parser.parse_args()
@@ -106,13 +110,24 @@ def main():
             os.chmod(os.path.join(many, f"bench-{i:03d}.so"), 0o644)
         real_count = len([n for n in os.listdir(args.plugins) if n.endswith(".so")])
 
+        empty = os.path.join(work, "empty")
+        os.makedirs(empty)
+        files = sorted(os.path.join(many, name) for name in os.listdir(many))
+
         rows = []
+        t0, _ = startup(args.daemon, empty, work, "empty", args.starts, env)
         t4, rss4 = startup(args.daemon, args.plugins, work, "real", args.starts, env)
         t200, rss200 = startup(args.daemon, many, work, "generated", args.starts, env)
-        rows.append((f"daemon start-up, {real_count} plugins", f"{median_ms(t4):.1f} ms",
-                     f"{median_ms(t4) / max(real_count, 1):.2f} ms/plugin"))
+        floor = statistics.median(
+            float(subprocess.run([args.dlopen_floor, *files], check=True, capture_output=True, text=True).stdout)
+            for _ in range(args.starts))
+        per_plugin = (median_ms(t200) - median_ms(t0)) / 200
+        rows.append(("daemon start-up, no plugin", f"{median_ms(t0):.1f} ms", ""))
+        rows.append((f"daemon start-up, {real_count} plugins", f"{median_ms(t4):.1f} ms", ""))
         rows.append(("daemon start-up, 200 plugins", f"{median_ms(t200):.1f} ms",
-                     f"{median_ms(t200) / 200:.2f} ms/plugin"))
+                     f"{per_plugin:.3f} ms/plugin over no plugin"))
+        rows.append(("dlopen+dlsym only, 200 plugins", f"{floor:.1f} ms",
+                     f"{floor / 200:.3f} ms/plugin (the floor)"))
         rows.append((f"daemon RSS, {real_count} plugins", f"{statistics.median(rss4) / 1024:.1f} MiB", ""))
         rows.append(("daemon RSS, 200 plugins", f"{statistics.median(rss200) / 1024:.1f} MiB", ""))
 
