@@ -64,7 +64,9 @@ int serve(const core::DaemonConfig& config) {
   lifecycle_options.tor_control = config.tor_control;
   lifecycle_options.tor_cookie = config.tor_cookie.string();
   lifecycle_options.firewall_backend = config.firewall_backend;
-  lifecycle_options.package_wait = std::chrono::seconds(config.autostart_package_wait);  // applies the enabled services' rules now
+  if (!config.runtime_dir.empty()) lifecycle_options.firewall_record = config.runtime_dir / "firewall.json";
+  lifecycle_options.package_wait = std::chrono::seconds(config.autostart_package_wait);
+  // Applies the enabled services' rules now.
   core::Lifecycle lifecycle(manager, event.get(), bus.get(),
                             [signal_bus](const core::StateChange& change) {
                               daemon::emit_state_changed(signal_bus, change);

@@ -1,4 +1,6 @@
 #include "firewall/service_firewall.h"
+
+#include "firewall/rules_record.h"
 #include "util/log.h"
 
 #include "services/service_manager.h"
@@ -33,6 +35,7 @@ ServiceFirewall::ServiceFirewall(ServiceManager& manager, sd_event* event, Optio
   firewall.backend = parse_firewall_backend(options_.backend);
   firewall.tor_user = options_.tor_user;
   firewall_.emplace(firewall);
+  if (!options_.record.empty()) recorded_ = load_firewall_record(options_.record);
   if (options_.watch && event_) start_watch();
 }
 
@@ -64,6 +67,10 @@ std::vector<FirewallService> ServiceFirewall::wanted() const {
     }
     if (enabled || starting) services.push_back(rules_of(name, enabled && !starting));
   }
+  // Their plugin's code never runs again until a retry: its last rules stay.
+  for (const auto& crashed : manager_.crashed_services())
+    if (auto rules = recorded_.find(crashed.name); crashed.enabled && rules != recorded_.end())
+      services.push_back(rules->second);
   return services;
 }
 
@@ -74,6 +81,10 @@ void ServiceFirewall::sync() {
     firewall_->remove_all();
   else
     firewall_->apply(services);
+  if (options_.record.empty()) return;
+  recorded_.clear();
+  for (const auto& service : services) recorded_[service.name] = service;
+  save_firewall_record(options_.record, services);
 }
 
 void ServiceFirewall::reconcile() noexcept {

@@ -3,8 +3,10 @@
 // What is wanted follows the services' recorded state: every service marked
 // enabled gets its full rules (tor's user, allow-localhost, allow-lan);
 // a service being enabled gets the rules for tor's user and allow-localhost
-// only (its LAN rule comes once it listens, see started()). Nothing else:
-// with no service enabled, none of our chains exists.
+// only (its LAN rule comes once it listens, see started()). An enabled
+// service whose plugin was put aside after a crash keeps the rules it had
+// (rules_record.h). Nothing else: with no service enabled, none of our
+// chains exists.
 //
 // A reload of Tails' firewall (NetworkManager hooks run iptables-restore of
 // the whole table) wipes our chains. The watch notices it without polling
@@ -20,6 +22,8 @@
 #include <systemd/sd-event.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -42,6 +46,8 @@ class ServiceFirewall {
     // How often the timer checks; 0: 5 s when the kernel cannot tell us
     // (iptables-legacy), 60 s as a safety net otherwise.
     std::chrono::milliseconds check_interval{0};
+    // The record of the rules applied (rules_record.h); "": none is kept.
+    std::filesystem::path record;
   };
 
   // Throws FirewallError for an unknown backend or a bad user name.
@@ -92,6 +98,7 @@ class ServiceFirewall {
   Options options_;
   std::optional<Firewall> firewall_;
   std::set<std::string> starting_;
+  std::map<std::string, FirewallService> recorded_;  // as last applied, by service
   int netlink_fd_ = -1;
   sd_event_source* netlink_source_ = nullptr;
   sd_event_source* timer_source_ = nullptr;

@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -81,6 +82,10 @@ class Lifecycle {
     // "iptables" or "nftables" (DaemonConfig::firewall_backend); "" (the
     // default, for tests on the host): no firewall rules at all.
     std::string firewall_backend;
+    // Where the rules applied are recorded (DaemonConfig::runtime_dir /
+    // firewall.json); "": nowhere, and a crashed plugin's service loses its
+    // rules at the next start.
+    std::filesystem::path firewall_record;
     // The user Tor runs as, whose connections reach the services' ports.
     std::string tor_user = "debian-tor";
     // How long autostart waits for the missing packages of a service (on

@@ -55,7 +55,8 @@ struct Lifecycle::Impl {
         publisher(event_, publisher_options(options),
                   [this](TorState state, const std::string& detail) { tor_changed(state, detail); },
                   [this](const std::string& name, const OnionStatus& status) { onion_changed(name, status); }),
-        firewall(manager_, event_, {.backend = options.firewall_backend, .tor_user = options.tor_user}) {}
+        firewall(manager_, event_,
+                 {.backend = options.firewall_backend, .tor_user = options.tor_user, .record = options.firewall_record}) {}
 
   static OnionPublisher::Options publisher_options(const Options& options) {
     OnionPublisher::Options publisher;

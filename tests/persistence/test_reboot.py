@@ -6,8 +6,9 @@ Boot 1: tails-serverd as a real unit; nginx, gobby and prosody installed and ena
 gobby, autostart on for nginx only; an XMPP account made through `tails-server run prosody
 add-account` (alice logs in); persistence on for prosody too; mumble stays amnesic with a
 changed option. Power off.
-Boot 2 (same HOSTDIR): tails-server-autostart.service (enabled) starts nginx again with its page
-and the same onion address; gobby keeps its document and address but stays stopped; prosody
+Boot 2 (same HOSTDIR), with a plugin whose static initializer faults beside the others: the daemon
+crashes once, is restarted and puts that plugin aside, and tails-server-autostart.service (enabled)
+starts nginx again with its page and the same onion address; gobby keeps its document and address but stays stopped; prosody
 keeps its address and, enabled again, lets alice log in; mumble has a new address and default
 options.
 Boot 3 (--locked: the volume is not there at boot, as on Tails before the Welcome Screen): nginx
@@ -30,6 +31,7 @@ the end, even on failure.
 import glob
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -246,12 +248,27 @@ class Boot1(RebootCase):
         self.expect(PAGE in self.page(), "nginx serves its page from the persistent volume", self.page())
 
 
+FAULTING = "usr/lib/tails-server/plugins/fault-in-initializer.so"
+
+
 class Boot2(RebootCase):
-    """Reboot: what persisted comes back, what did not is new."""
+    """Reboot: what persisted comes back, what did not is new; a faulting plugin costs one crash."""
 
     @classmethod
     def setUpClass(cls):
+        fixture = os.path.join(W.sb.build, "tests", "loader", "fixtures", "fixture-plugins", "crashing",
+                               "fault-in-initializer.so")
+        shutil.copy(fixture, os.path.join(W.sb.tree, FAULTING))
+        os.chmod(os.path.join(W.sb.tree, FAULTING), 0o644)
         cls.reboot("boot 2")
+
+    def test_a_faulting_plugin_costs_one_crash_at_boot_and_is_put_aside(self):
+        sb = self.sb
+        self.wait_autostart(0)
+        restarts = sb.unit_property("tails-serverd", "NRestarts")
+        self.expect_equal(restarts, "1", "the faulting plugin cost the daemon exactly one restart at this boot")
+        entry = (sb.tails_server("list", "--all") or {}).get("/" + FAULTING) or {}
+        self.expect_equal(entry.get("state"), "crashed", "list --all names it as crashed", str(entry))
 
     def test_power_off_and_boot_2(self):
         ok, log, powered_off = W.boot_results["boot 2"]
@@ -315,6 +332,7 @@ class Boot3Locked(RebootCase):
 
     @classmethod
     def setUpClass(cls):
+        os.remove(os.path.join(W.sb.tree, FAULTING))
         cls.reboot("boot 3", locked=True)
 
     def test_power_off_and_boot_3_locked(self):
