@@ -25,7 +25,11 @@ std::string struct_contents(const char* element) {
 class Writer {
  public:
   explicit Writer(sd_bus_message* m) : m_(m) {}
-  void operator()(const std::string& value) { check(sd_bus_message_append_basic(m_, 's', value.c_str()), writing); }
+  void operator()(const std::string& value) {
+    if (!is_bus_text(value))
+      throw TextError("a text holds a NUL byte or is not valid UTF-8; only UTF-8 text without NUL bytes is accepted");
+    check(sd_bus_message_append_basic(m_, 's', value.c_str()), writing);
+  }
   void operator()(bool value) {
     int b = value;
     check(sd_bus_message_append_basic(m_, 'b', &b), writing);
@@ -308,7 +312,8 @@ void encode_details(sd_bus_message* m, const ServiceDetails& d) {
   list(info_key::packages, d.packages);
   list(info_key::persistent_paths, d.persistent_paths);
   port(info_key::local_port, d.local_port);
-  port(info_key::remote_port, d.remote_port);
+  port(info_key::virtual_port, d.virtual_port);
+  port(info_key::remote_port, d.virtual_port);
   entry(info_key::commands, signature::commands, [&] { w.array(d.commands, signature::commands + 1); });
   text(info_key::state_error, d.state_error);
   flag(info_key::installed, d.status.installed);
@@ -343,7 +348,7 @@ void decode_entry(Reader& r, ServiceDetails& d, const std::string& key, const st
   else if (key == info_key::packages) read = read_if("as", d.packages);
   else if (key == info_key::persistent_paths) read = read_if("as", d.persistent_paths);
   else if (key == info_key::local_port) read = read_if("q", d.local_port);
-  else if (key == info_key::remote_port) read = read_if("q", d.remote_port);
+  else if (key == info_key::virtual_port || key == info_key::remote_port) read = read_if("q", d.virtual_port);
   else if (key == info_key::state_error) read = read_if("s", d.state_error);
   else if (key == info_key::installed) read = read_if("b", d.status.installed);
   else if (key == info_key::running) read = read_if("b", d.status.running);
@@ -381,6 +386,25 @@ void decode_details(sd_bus_message* m, ServiceDetails& d) {
 }
 
 }  // namespace
+
+bool is_bus_text(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
+    unsigned char lead = byte(i);
+    if (lead == 0) return false;
+    std::size_t length = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                                         : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k)
+      if ((byte(i + k) & 0xC0) != 0x80) return false;
+    unsigned char second = length > 1 ? byte(i + 1) : 0;
+    if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) ||  // overlong, surrogate
+        (lead == 0xF0 && second < 0x90) || (lead == 0xF4 && second > 0x8F))    // overlong, > U+10FFFF
+      return false;
+    i += length;
+  }
+  return true;
+}
 
 void encode(sd_bus_message* m, const std::string& value) { encode_fields(m, value); }
 void encode(sd_bus_message* m, const std::vector<std::string>& value) { encode_fields(m, value); }

@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tails_server::dbus {
@@ -19,6 +20,17 @@ class CodecError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// A text to send is no D-Bus string: not valid UTF-8, or it holds a NUL
+// byte. A mistake of the caller's input, not of the message.
+class TextError : public CodecError {
+ public:
+  using CodecError::CodecError;
+};
+
+// Whether `text` can be sent as a D-Bus string: valid UTF-8 (no overlong
+// form, no surrogate, nothing above U+10FFFF) without a NUL byte.
+bool is_bus_text(std::string_view text);
 
 // Appends `value` to `m` as its whole body (of signature Signature<T>::value).
 // Throws CodecError.

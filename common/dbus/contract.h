@@ -96,6 +96,9 @@ inline constexpr const char* systemd_service = "systemd-service";
 inline constexpr const char* packages = "packages";
 inline constexpr const char* persistent_paths = "persistent-paths";
 inline constexpr const char* local_port = "local-port";
+inline constexpr const char* virtual_port = "virtual-port";
+// The same value under its old name, sent for clients of 1.0; read if
+// virtual-port is missing.
 inline constexpr const char* remote_port = "remote-port";
 inline constexpr const char* commands = "commands";
 inline constexpr const char* state_error = "state-error";

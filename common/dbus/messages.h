@@ -120,7 +120,7 @@ struct ServiceDetails {
   std::vector<std::string> packages;
   std::vector<std::string> persistent_paths;
   std::uint16_t local_port = 0;
-  std::uint16_t remote_port = 0;
+  std::uint16_t virtual_port = 0;
   std::vector<Command> commands;
   std::string state_error;
   Status status;

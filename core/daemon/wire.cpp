@@ -46,7 +46,7 @@ dbus::ServiceDetails details(const core::ServiceInfo& info, const core::Lifecycl
   d.packages = info.packages;
   d.persistent_paths = info.persistent_paths;
   d.local_port = info.local_port;
-  d.remote_port = info.remote_port;
+  d.virtual_port = info.virtual_port;
   for (const auto& c : info.commands) d.commands.push_back({c.name, c.description, c.arguments, c.reads_secret});
   d.state_error = info.state_error;
   d.status = status(s);

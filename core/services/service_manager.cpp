@@ -121,7 +121,7 @@ ServiceInfo ServiceManager::info(const std::string& service) const {
   info.packages = s.packages;
   info.persistent_paths = s.persistent_paths;
   info.local_port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::local_port)));
-  info.remote_port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::virtual_port)));
+  info.virtual_port = static_cast<std::uint16_t>(std::stoi(impl_->value(entry, standard_option::virtual_port)));
   info.commands = s.commands;
   info.state_error = entry.state_error;
   return info;

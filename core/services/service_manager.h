@@ -79,7 +79,7 @@ struct ServiceInfo {
   std::vector<std::string> packages;
   std::vector<std::string> persistent_paths;
   std::uint16_t local_port = 0;
-  std::uint16_t remote_port = 0;  // the virtual port at the onion address
+  std::uint16_t virtual_port = 0;  // the virtual port at the onion address
   std::vector<ServiceCommand> commands;
   std::string state_error;  // set when the state file was unreadable
 };

@@ -1,5 +1,6 @@
 // tails-server: the command-line front end of tails-serverd. It holds no
 // business logic: it calls the daemon over D-Bus and prints what it says.
+#include "autostart.h"
 #include "crashed_plugins.h"
 #include "daemon_client.h"
 #include "exit_codes.h"
@@ -130,7 +131,7 @@ void info(const Invocation& in) {
   s["onion"] = text_or_null(d.status.onion);
   s["tor"] = text_or_null(d.status.tor);
   s["local-port"] = d.local_port;
-  s["remote-port"] = d.remote_port;
+  s["virtual-port"] = d.virtual_port;
   s["persistent-paths"] = strings(d.persistent_paths);
   if (!d.state_error.empty()) s["state-error"] = d.state_error;
   if (in.details) {
@@ -211,17 +212,8 @@ void install(const Invocation& in) {
   long_operation(in, client, method::install, package_timeout, [&](DaemonClient&) { return service + ": installed"; });
 }
 
-// Called by tails-server-autostart.service at boot: enables every service
-// marked autostart, one after another, printing their state changes.
-void autostart(const Invocation&) {
-  DaemonClient client;
-  client.watch_states([](const StateChange& change) {
-    std::cout << change.service << ": " << change.state << (change.message.empty() ? "" : " " + change.message)
-              << std::endl;
-  });
-  client.call_long(method::autostart, "", unit_timeout * 4);
-  std::cout << "autostart: done" << std::endl;
-}
+// Called by tails-server-autostart.service at boot.
+void autostart(const Invocation&) { run_autostart(std::chrono::seconds(90), unit_timeout * 4); }
 
 void enable(const Invocation& in) {
   const std::string& service = in.args[0];
@@ -230,7 +222,7 @@ void enable(const Invocation& in) {
     ServiceDetails d = c.info(service);
     std::string line = service + ": running on 127.0.0.1:" + std::to_string(d.local_port);
     if (!d.status.address.empty())
-      line += ", onion service " + d.status.address + ":" + std::to_string(d.remote_port) +
+      line += ", onion service " + d.status.address + ":" + std::to_string(d.virtual_port) +
               (d.status.published ? "" : " (being published)");
     return line;
   });
@@ -362,7 +354,7 @@ void connection_info(const Invocation& in) {
       throw ClientError(ErrorKind::failed, service +
                                               " has no onion address yet, so there is no QR code to show; "
                                               "enable it or import a key first (or leave out --qr)");
-    qr_text = d.status.address + ":" + std::to_string(d.remote_port);
+    qr_text = d.status.address + ":" + std::to_string(d.virtual_port);
     namespace qr_code = tails_server::qr;
     qr = qr_code::qr_code_utf8(qr_text, in.dark_terminal ? qr_code::QrTerminal::light_on_dark
                                                          : qr_code::QrTerminal::dark_on_light);

@@ -46,10 +46,27 @@ std::string read_line() {
   return line;
 }
 
+// All of a pipe, so that a value of several lines is never cut; one final
+// line ending is removed. Larger than the daemon takes: refused here.
+std::string read_all() {
+  std::string text;
+  char buffer[4096];
+  while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+    if (text.size() > dbus::max_value_size)
+      throw ClientError(ErrorKind::invalid_value, "the value on standard input is larger than " +
+                                                      std::to_string(dbus::max_value_size) + " bytes");
+  }
+  if (text.empty()) throw std::runtime_error("no value on standard input (end of input before any byte)");
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
 }  // namespace
 
 std::string read_secret(const std::string& prompt) {
-  if (!isatty(STDIN_FILENO)) return read_line();
+  if (!isatty(STDIN_FILENO)) return read_all();
   EchoOff echo_off;
   std::cerr << prompt << ": " << std::flush;
   std::string first = read_line();

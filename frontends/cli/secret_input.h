@@ -11,8 +11,10 @@ namespace tails_server::cli {
 
 // On a terminal: prints `prompt` on standard error, reads a line without
 // echo, asks again to confirm and throws std::runtime_error if the two
-// differ. Otherwise reads one line from standard input (the pipe). The line
-// ending is removed. Throws std::runtime_error at end of input.
+// differ. Otherwise reads all of standard input (the pipe), so that a value
+// of several lines arrives whole; one final line ending is removed. Throws
+// std::runtime_error if there is nothing, ClientError (invalid_value) if it
+// is larger than the daemon takes.
 std::string read_secret(const std::string& prompt);
 
 // Reads a key file (or standard input for "-") as the user who runs the CLI:

@@ -123,6 +123,8 @@ void AsyncClient::call(const char* method, std::uint64_t timeout_usec, Callback<
   try {
     message = new_call(method);
     (dbus::encode(message.get(), arguments), ...);
+  } catch (const dbus::TextError& e) {
+    return fail(ClientError(ErrorKind::invalid_value, std::string("cannot send ") + method + ": " + e.what()));
   } catch (const std::exception& e) {
     return fail(ClientError(ErrorKind::failed, std::string("cannot build the call ") + method + ": " + e.what()));
   }

@@ -75,6 +75,8 @@ Reply DaemonClient::call(const char* method, std::uint64_t timeout_usec, const A
   MessagePtr message = new_call(method);
   try {
     (dbus::encode(message.get(), arguments), ...);
+  } catch (const dbus::TextError& e) {
+    throw ClientError(ErrorKind::invalid_value, std::string("cannot send ") + method + ": " + e.what());
   } catch (const dbus::CodecError& e) {
     throw ClientError(ErrorKind::failed, std::string(writing) + " " + method + ": " + e.what());
   }

@@ -172,9 +172,9 @@ void ServicePage::show_connection(const dbus::ServiceDetails& d) {
   if (!app.empty())
     connection_.append(*text_label(Glib::ustring::compose(_("People connect with %1, through Tor."), app).raw()));
   append_copyable(connection_, _("Onion address"), address_);
-  append_copyable(connection_, _("Port"), std::to_string(d.remote_port));
+  append_copyable(connection_, _("Port"), std::to_string(d.virtual_port));
   try {
-    qr_.set_paintable(qr_texture(address_ + ":" + std::to_string(d.remote_port)));
+    qr_.set_paintable(qr_texture(address_ + ":" + std::to_string(d.virtual_port)));
     connection_.append(qr_);
   } catch (const std::exception&) {
     // No QR code: the address is above.

@@ -86,7 +86,7 @@ TEST_CASE("info prints YAML with the service's keys and masks the password") {
   YAML::Node info = YAML::Load(result.out)["mumble"];
   REQUIRE(info.IsMap());
   for (std::string key : {"description", "installed", "running", "published", "address", "local-port",
-                          "remote-port", "persistent-paths", "options"}) {
+                          "virtual-port", "persistent-paths", "options"}) {
     CAPTURE(key);
     CHECK(info[key]);
   }
@@ -155,6 +155,26 @@ TEST_CASE("a secret set from standard input is never echoed and reads back for r
   REQUIRE(get.exit_code == exit_code::ok);
   CHECK(YAML::Load(get.out)["server-password"].as<std::string>() == "correct horse battery");
   CHECK(harness.daemon_log().find("correct horse") == std::string::npos);
+}
+
+TEST_CASE("a value of several lines from standard input arrives whole") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult set = harness.cli({"set-option", "mumble", "welcome-message"}, "<b>Welcome</b>\nsecond line\n");
+  INFO(explain(set, harness));
+  REQUIRE(set.exit_code == exit_code::ok);
+  RunResult get = harness.cli({"get-option", "mumble", "welcome-message", "--json"});
+  REQUIRE(get.exit_code == exit_code::ok);
+  CHECK(nlohmann::json::parse(get.out)["welcome-message"] == "<b>Welcome</b>\nsecond line");
+}
+
+TEST_CASE("a value that is not UTF-8 text is refused as an invalid value (6), naming what is accepted") {
+  BusHarness harness;
+  harness.start_daemon();
+  RunResult result = harness.cli({"set-option", "mumble", "welcome-message", "caf\xe9"});
+  INFO(explain(result, harness));
+  CHECK(result.exit_code == exit_code::invalid_value);
+  CHECK(result.err.find("UTF-8") != std::string::npos);
 }
 
 TEST_CASE("a caller who is not root may read but not change options or read secrets") {

@@ -113,7 +113,7 @@ TEST_CASE("Service details with every GetInfo key survive encoding and decoding"
   details.packages = {"mumble-server"};
   details.persistent_paths = {"/var/lib/mumble-server", "/etc/mumble-server.ini"};
   details.local_port = 64738;
-  details.remote_port = 64739;
+  details.virtual_port = 64739;
   details.commands = {{"set-superuser-password", "Sets SuperUser's password", {}, true},
                       {"kick", "Kicks a user", {"user", "reason"}, false}};
   details.state_error = "moved aside";
@@ -130,7 +130,7 @@ TEST_CASE("Service details skip keys they do not know and values of an unexpecte
   dbus::ServiceDetails details = dbus::decode<dbus::ServiceDetails>(scratch.sealed());
   CHECK(details.name == "mumble");
   CHECK(details.local_port == 0);
-  CHECK(details.remote_port == 80);
+  CHECK(details.virtual_port == 80);
 }
 
 TEST_CASE("A status survives encoding and decoding") {
@@ -230,4 +230,17 @@ TEST_CASE("A decoder refuses a call with arguments missing") {
   std::string message = decode_error<dbus::SetOptionCall>(scratch.sealed());
   CHECK(message.find("its signature is 's'") != std::string::npos);
   CHECK(message.find("expected 'sss'") != std::string::npos);
+}
+
+TEST_CASE("only UTF-8 text without NUL bytes is a bus string") {
+  CHECK(tails_server::dbus::is_bus_text(""));
+  CHECK(tails_server::dbus::is_bus_text("Welcome, ⟦ünïcode⟧ 🎉"));
+  CHECK_FALSE(tails_server::dbus::is_bus_text(std::string("a\0b", 3)));
+  CHECK_FALSE(tails_server::dbus::is_bus_text("\xff"));
+  CHECK_FALSE(tails_server::dbus::is_bus_text("caf\xc3"));          // cut in the middle of a character
+  CHECK_FALSE(tails_server::dbus::is_bus_text("\xc0\xaf"));         // overlong '/'
+  CHECK_FALSE(tails_server::dbus::is_bus_text("\xe0\x80\xaf"));     // overlong '/'
+  CHECK_FALSE(tails_server::dbus::is_bus_text("\xed\xa0\x80"));     // a surrogate
+  CHECK_FALSE(tails_server::dbus::is_bus_text("\xf4\x90\x80\x80"));  // above U+10FFFF
+  CHECK(tails_server::dbus::is_bus_text("\xf4\x8f\xbf\xbf"));       // U+10FFFF
 }

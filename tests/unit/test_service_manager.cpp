@@ -62,7 +62,7 @@ TEST_CASE("The manager loads the plugins and adds the standard options") {
   CHECK(manager.get_option("sample", "persistence") == "false");
   auto info = manager.info("sample");
   CHECK(info.local_port == 7000);
-  CHECK(info.remote_port == 7000);
+  CHECK(info.virtual_port == 7000);
   CHECK(info.persistent_paths == std::vector<std::string>{"/var/lib/sample"});
 }
 

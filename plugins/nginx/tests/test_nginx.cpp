@@ -169,7 +169,7 @@ TEST_CASE("nginx: options are checked at the boundary") {
   REQUIRE(std::find(names.begin(), names.end(), "nginx") != names.end());
   auto info = f.manager.info("nginx");
   CHECK(info.local_port == 8080);
-  CHECK(info.remote_port == 80);
+  CHECK(info.virtual_port == 80);
   CHECK(info.systemd_service == "nginx.service");
   CHECK(f.manager.get_option("nginx", "site-root") == "/var/www/tails-server");
   CHECK(f.manager.get_option("nginx", "basic-auth") == "false");

@@ -144,7 +144,7 @@ TEST_CASE("prosody: the plugin declares its unit and packages and ports and chec
   auto info = f.manager.info("prosody");
   CHECK(info.systemd_service == "prosody.service");
   CHECK(info.local_port == 5222);
-  CHECK(info.remote_port == 5222);
+  CHECK(info.virtual_port == 5222);
   CHECK(std::find(info.packages.begin(), info.packages.end(), "prosody-modules") != info.packages.end());
   CHECK(info.persistent_paths == std::vector<std::string>{"/var/lib/prosody"});
   CHECK(f.manager.get_option("prosody", "s2s-port") == "5269");
