@@ -324,7 +324,14 @@ def probe_gobby(args):
         record("infinoted SASL response", data)
     if b"<success" not in data:
         raise ProbeError("SASL failed: %r" % data)
-    record("infinoted after authentication", read_for(tls, 5))
+    # The stream restarts after SASL; then infinoted greets the client's directory (<welcome/>).
+    tls.sendall((STREAM % args.onion).encode())
+    data = read_for(tls, 10, rb"<welcome[^>]*>")
+    record("infinoted stream header and what follows (authenticated)", data)
+    m = re.search(rb"<stream:stream[^>]*>", data)
+    OUT["fields"]["stream_header_authenticated"] = m.group(0).decode("utf-8", "replace") if m else ""
+    tls.sendall(b"<group name='InfDirectory' publisher='you'><explore-node id='0' seq='1'/></group>")
+    record("infinoted directory", read_for(tls, 5))
 
 
 PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby}
