@@ -170,15 +170,16 @@ def check_prosody(case, out):
 
 
 def check_gobby(case, out):
-    for key in ("stream_header", "stream_header_tls", "stream_header_authenticated"):
+    for key, when in (("stream_header", "before TLS"), ("stream_header_tls", "after STARTTLS"),
+                      ("stream_header_authenticated", "after SASL")):
         header = out["fields"].get(key, "")
         if key == "stream_header_authenticated" and not header:
             note("gobby: no stream header after SASL")
             continue
         sender = re.search(r"""\sfrom=['"]([^'"]*)['"]""", header)
         case.expect(bool(header) and (not sender or sender.group(1) == "localhost"),
-                    "gobby: infinoted's stream header names no host (from=%s)" % (sender.group(1) if sender else "none"),
-                    header)
+                    "gobby: infinoted's stream header %s names no host (from=%s)"
+                    % (when, sender.group(1) if sender else "none"), header)
 
 
 class Probe:
