@@ -23,6 +23,12 @@ std::string infinoted_unit_text(const GobbyUnitSettings& s) {
   out += "UMask=0077\n";
   // No D-Bus: infinoted always tries to publish itself on the LAN via Avahi.
   out += tails_server::plugins::unit_hardening({s.data_directory});
+  // infinoted names the host in the header of every XMPP stream it opens
+  // (from="<host name>", GLib's g_get_host_name(); no option changes it).
+  // Refuse uname(2), which gethostname(3) reads, with EPERM: GLib then falls
+  // back to "localhost". (The errno applies to every refused call.)
+  out += "SystemCallFilter=~uname\n";
+  out += "SystemCallErrorNumber=EPERM\n";
   // No [Install] section: tails-serverd starts and stops the unit.
   return out;
 }

@@ -135,6 +135,7 @@ class MumbleService : public TailsService {
       throw HostError(std::string("cannot write the Mumble configuration: ") + error.what());
     }
     host.write_file(host.path(ini_file), text, FileSpec{"root", service_group, 0640});
+    ensure_superuser_password(host);
 
     MumbleUnitSettings unit;
     unit.ini_file = host.path(ini_file).string();
@@ -173,6 +174,22 @@ class MumbleService : public TailsService {
   }
 
  private:
+  // On its first start (no database yet) murmurd makes up a password for the
+  // SuperUser account and logs it: "Password for 'SuperUser' set to '…'" in the
+  // journal. Create the database first with a random SuperUser password given
+  // on stdin (-readsupw; murmurd then exits), so that it has none to log.
+  // Nobody is told that password: Tails Server has no use for SuperUser.
+  static void ensure_superuser_password(Host& host) {
+    if (std::filesystem::exists(host.path(database_file))) return;
+    RunOptions options;
+    options.input = host.random_password(32) + "\n";
+    options.user = service_user;
+    RunResult result = host.run({"murmurd", "-fg", "-ini", host.path(ini_file).string(), "-readsupw"}, options);
+    if (result.exit_code != 0 || !std::filesystem::exists(host.path(database_file)))
+      throw HostError("murmurd -readsupw could not create the Mumble database (exit status " +
+                      std::to_string(result.exit_code) + "): " + result.output);
+  }
+
   // Creates the key and certificate unless both exist.
   void ensure_certificate(ServiceContext& context) {
     Host& host = context.host();

@@ -180,6 +180,9 @@ class NginxService : public tails_server::TailsService {
       c += "    listen " + listen_token(address, context.option_int(tails_server::standard_option::local_port)) + ";\n";
     c += "    server_name _;\n";
     c += "    server_tokens off;\n";
+    // Relative redirects: an absolute one names the local port (8080), or the
+    // local address when the request has no Host header.
+    c += "    absolute_redirect off;\n";
     c += "    access_log off;\n";
     c += "    autoindex off;\n";
     c += "    root " + escape::nginx_string(root, /*expands_variables=*/true) + ";\n";

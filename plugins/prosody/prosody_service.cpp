@@ -221,10 +221,12 @@ class ProsodyService : public tails_server::TailsService {
     c += "c2s_direct_tls_ports = { }\n\n";
 
     c += "admins = { }\n";
+    // Not mod_version (it answers any client with the OS: "Linux"), nor mod_uptime
+    // (when the server started) or mod_time (the server's clock): nothing about the
+    // machine goes to clients (tests/e2e/test_leaks.py).
     c += "modules_enabled = " +
-         lua_list({"roster", "saslauth", "tls", "dialback", "disco", "ping", "posix", "motd", "carbons",
-                   "pep", "private", "blocklist", "vcard4", "vcard_legacy", "smacks", "csi_simple",
-                   "version", "uptime", "time", "admin_shell"}) +
+         lua_list({"roster", "saslauth", "tls", "dialback", "disco", "ping", "posix", "motd", "carbons", "pep",
+                   "private", "blocklist", "vcard4", "vcard_legacy", "smacks", "csi_simple", "admin_shell"}) +
          "\n";
     c += "authentication = " + lua_string("internal_hashed") + "\n";
     c += "allow_registration = false\n";

@@ -191,6 +191,8 @@ TEST_CASE("infinoted configured by the gobby plugin accepts exactly the hostile 
   CHECK(unit_text.find("\nRestart=on-failure\n") != std::string::npos);
   CHECK(unit_text.find("\nProtectSystem=strict\n") != std::string::npos);
   CHECK(unit_text.find("\nNoNewPrivileges=yes\n") != std::string::npos);
+  // uname(2) refused, so that infinoted's stream header says from="localhost", not the host name.
+  CHECK(unit_text.find("\nSystemCallFilter=~uname\nSystemCallErrorNumber=EPERM\n") != std::string::npos);
   CHECK(unit_text.find("password") == std::string::npos);
 
   ConnectionInfo info = manager.connection_info("gobby");

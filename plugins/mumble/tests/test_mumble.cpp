@@ -229,4 +229,8 @@ TEST_CASE("murmurd configured by the mumble plugin accepts exactly the hostile p
   CHECK(log.find("invalid format") == std::string::npos);
   CHECK(log.find("Binding to address 127.0.0.1") != std::string::npos);
   CHECK(log.find("Announcing server via bonjour") == std::string::npos);
+  // configure() created the database with a SuperUser password of its own, so murmurd's first
+  // start made up none and logged none ("Password for 'SuperUser' set to '...'").
+  CHECK(log.find("Password for 'SuperUser'") == std::string::npos);
+  CHECK(log.find("Generating new tables") == std::string::npos);
 }

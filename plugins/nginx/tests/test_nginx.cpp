@@ -226,6 +226,8 @@ TEST_CASE("nginx: hostile site root and credentials mean exactly what was given"
   const std::string site = plugin_test::read_file(f.site_file());
   CHECK(site.find("listen 127.0.0.1:" + std::to_string(port) + ";") != std::string::npos);
   CHECK(site.find("server_tokens off;") != std::string::npos);
+  // Relative redirects: an absolute one names the local port and, without a Host header, 127.0.0.1.
+  CHECK(site.find("absolute_redirect off;") != std::string::npos);
   CHECK(site.find("access_log off;") != std::string::npos);
   CHECK(site.find(escape::nginx_dollar_definition()) != std::string::npos);
   CHECK(site.find("geo ") == site.rfind("geo "));  // defined once
