@@ -6,8 +6,12 @@
 - Daemon start-up: from exec until the daemon owns its bus name and says so,
   with no plugin, the real plugins and 200 generated ones. "Per plugin" is
   (200 plugins - no plugin) / 200: the loader's cost, without the fixed part.
-- The floor under it: dlopen and dlsym of the same 200 files and nothing else
-  (bench/dlopen_floor.cpp), so the loader's own checks are the difference.
+- The floor under it: the CPU time of dlopen and dlsym of the same 200 files
+  and nothing else (bench/dlopen_floor.cpp), so the loader's own checks are
+  the difference.
+- The daemon's CPU time (user + system, from its rusage) from exec to its
+  exit after SIGTERM at "serving": unlike wall time, it hardly moves when
+  the machine is busy with other work.
 - Daemon RSS after start-up.
 
 Runs on a private dbus-daemon in a temporary directory; needs nothing else.
@@ -62,21 +66,24 @@ class Daemon:
         return 0
 
     def stop(self):
+        """Stops it; returns the CPU time (user + system, s) it used in all, from its rusage."""
         self.process.terminate()
-        self.process.wait(timeout=10)
+        _, _, usage = os.wait4(self.process.pid, 0)
+        self.process.returncode = 0
+        return usage.ru_utime + usage.ru_stime
 
 
 def startup(binary, plugin_dir, work, name, runs, env):
     config = os.path.join(work, f"{name}.yaml")
     with open(config, "w") as f:
         f.write(f"plugin_dirs: [{plugin_dir}]\nroot: {work}/root-{name}\nstate_dir: {work}/state-{name}\n")
-    times, rss = [], []
+    times, rss, cpu = [], [], []
     for _ in range(runs):
         daemon = Daemon(binary, config, env)
         times.append(daemon.ready)
         rss.append(daemon.rss_kib())
-        daemon.stop()
-    return times, rss
+        cpu.append(daemon.stop())
+    return times, rss, cpu
 
 
 def main():
@@ -115,9 +122,9 @@ def main():
         files = sorted(os.path.join(many, name) for name in os.listdir(many))
 
         rows = []
-        t0, _ = startup(args.daemon, empty, work, "empty", args.starts, env)
-        t4, rss4 = startup(args.daemon, args.plugins, work, "real", args.starts, env)
-        t200, rss200 = startup(args.daemon, many, work, "generated", args.starts, env)
+        t0, _, cpu0 = startup(args.daemon, empty, work, "empty", args.starts, env)
+        t4, rss4, _ = startup(args.daemon, args.plugins, work, "real", args.starts, env)
+        t200, rss200, cpu200 = startup(args.daemon, many, work, "generated", args.starts, env)
         floor = statistics.median(
             float(subprocess.run([args.dlopen_floor, *files], check=True, capture_output=True, text=True).stdout)
             for _ in range(args.starts))
@@ -126,8 +133,12 @@ def main():
         rows.append((f"daemon start-up, {real_count} plugins", f"{median_ms(t4):.1f} ms", ""))
         rows.append(("daemon start-up, 200 plugins", f"{median_ms(t200):.1f} ms",
                      f"{per_plugin:.3f} ms/plugin over no plugin"))
+        cpu_per_plugin = (median_ms(cpu200) - median_ms(cpu0)) / 200
+        rows.append(("daemon CPU time, no plugin", f"{median_ms(cpu0):.1f} ms", "user + system, start to stop"))
+        rows.append(("daemon CPU time, 200 plugins", f"{median_ms(cpu200):.1f} ms",
+                     f"{cpu_per_plugin:.3f} ms/plugin over no plugin"))
         rows.append(("dlopen+dlsym only, 200 plugins", f"{floor:.1f} ms",
-                     f"{floor / 200:.3f} ms/plugin (the floor)"))
+                     f"{floor / 200:.3f} ms/plugin CPU time (the floor)"))
         rows.append((f"daemon RSS, {real_count} plugins", f"{statistics.median(rss4) / 1024:.1f} MiB", ""))
         rows.append(("daemon RSS, 200 plugins", f"{statistics.median(rss200) / 1024:.1f} MiB", ""))
 

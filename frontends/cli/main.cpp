@@ -362,7 +362,8 @@ void connection_info(const Invocation& in) {
   bool has_password = false;
   Document s = Document::object();
   for (const auto& [label, value] : c.fields) {
-    s[label] = value;
+    // A port is a number, as in info; every other field is text, whatever it looks like.
+    s[label] = label == "port" ? typed("port", false, value) : Document(value);
     has_password = has_password || is_password(label, value);
   }
   s["instructions"] = c.instructions;

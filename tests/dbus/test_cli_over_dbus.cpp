@@ -168,7 +168,7 @@ TEST_CASE("a value of several lines from standard input arrives whole") {
   CHECK(nlohmann::json::parse(get.out)["welcome-message"] == "<b>Welcome</b>\nsecond line");
 }
 
-TEST_CASE("a value that is not UTF-8 text is refused as an invalid value (6), naming what is accepted") {
+TEST_CASE("a value that is not UTF-8 text is refused as an invalid value (6) naming what is accepted") {
   BusHarness harness;
   harness.start_daemon();
   RunResult result = harness.cli({"set-option", "mumble", "welcome-message", "caf\xe9"});
@@ -254,6 +254,14 @@ TEST_CASE("--json output parses as JSON") {
   nlohmann::json info = nlohmann::json::parse(harness.cli({"--json", "info", "mumble"}).out);
   CHECK(info["mumble"]["options"]["server-password"] == "********");
   CHECK(info["mumble"]["installed"].is_boolean());
+  CHECK(info["mumble"]["virtual-port"].is_number_integer());
+  CHECK(info["mumble"]["options"]["virtual-port"].is_number_integer());
+  RunResult connection = harness.cli({"--json", "connection-info", "mumble"});
+  INFO(explain(connection, harness));
+  REQUIRE(connection.exit_code == exit_code::ok);
+  nlohmann::json fields = nlohmann::json::parse(connection.out)["mumble"];
+  CHECK(fields["port"].is_number_integer());  // as in info, not "64738"
+  CHECK(fields["instructions"].is_string());
 }
 
 TEST_CASE("usage errors exit 2 and --help documents the exit codes") {

@@ -29,7 +29,7 @@ void write(const fs::path& file, const std::string& text) { std::ofstream(file) 
 
 }  // namespace
 
-TEST_CASE("a saved record reads back the same rules, mode 0600") {
+TEST_CASE("a saved record reads back the same rules with mode 0600") {
   TempDir dir;
   fs::path file = dir.path / "firewall.json";
   save_firewall_record(file, {{"mumble", {64738}, false, true}, {"gobby", {6523, 6524}, true, false}});
@@ -48,7 +48,7 @@ TEST_CASE("a saved record reads back the same rules, mode 0600") {
   CHECK(load_firewall_record(file).empty());
 }
 
-TEST_CASE("no record, a malformed one, a port out of range or a link: no rules") {
+TEST_CASE("no record or a malformed one or a port out of range or a link gives no rules") {
   TempDir dir;
   fs::path file = dir.path / "firewall.json";
   CHECK(load_firewall_record(file).empty());
