@@ -271,6 +271,18 @@ TEST_CASE("usage errors exit 2 and --help documents the exit codes") {
   CHECK(lines(bad.err) == 1);
   RunResult missing = harness.cli({"set-option", "mumble"});
   CHECK(missing.exit_code == exit_code::usage);
+  // Each flag goes with the verbs of the table that take it, and says which.
+  for (const auto& [args, text] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"list", "--details"}, "--details goes with info only"},
+           {{"status", "mumble", "--all"}, "--all goes with list only"},
+           {{"info", "mumble", "--yes"}, "--yes goes with uninstall only"},
+           {{"status", "mumble", "--qr"}, "--qr goes with connection-info only"},
+           {{"connection-info", "mumble", "--dark-terminal"}, "--dark-terminal goes with connection-info --qr only"}}) {
+    RunResult misplaced = harness.cli(args);
+    CAPTURE(text);
+    CHECK(misplaced.exit_code == exit_code::usage);
+    CHECK(misplaced.err.find(text) != std::string::npos);
+  }
   RunResult help = harness.cli({"--help"});
   CHECK(help.exit_code == exit_code::ok);
   for (std::string text : {"Exit status", "3  tails-serverd cannot be reached", "7  access denied", "9  busy",
