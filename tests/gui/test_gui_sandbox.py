@@ -159,9 +159,9 @@ class NewUser(ScenarioCase):
         sb = W.sb
         target = os.environ.get("GUI_ARTIFACTS") or os.path.join(sb.build, "test-artifacts", "gui")
         os.makedirs(target, exist_ok=True)
-        names = sb.out("bash", "-c", 'cd "$1" 2>/dev/null && ls *.png', "_", ARTIFACTS_IN).split()
+        names = sb.out("bash", "-c", 'cd "$1" 2>/dev/null && ls *.png *.log 2>/dev/null', "_", ARTIFACTS_IN).split()
         for name in names:
             data = sb.out("base64", "-w0", "%s/%s" % (ARTIFACTS_IN, name))
             with open(os.path.join(target, name), "wb") as f:
                 f.write(base64.b64decode(data))
-        note("%d screenshots in %s" % (len(names), target))
+        note("%d screenshots and logs in %s" % (len(names), target))
