@@ -169,6 +169,8 @@ class Gui:
                     if not node_gone(error):
                         raise
                     self.ensure_alive()
+                    print("a node was gone before it was read (the GUI destroyed its widget): walking again",
+                          flush=True)
                     break
             else:
                 return values
@@ -239,6 +241,7 @@ class Gui:
                 if not node_gone(error):
                     raise
                 self.ensure_alive()
+                print(f"the {what} was gone before it was used (the GUI destroyed it): finding it again", flush=True)
         raise LookupError(f"the {what} was replaced each time it was found")
 
     def click(self, name, role="push button", timeout=10):
