@@ -9,8 +9,8 @@ when apt's cache holds them, so that the GUI adds them for real. Then
 drive_new_user.py runs in the sandbox as amnesia through gui-session (Xvfb,
 a session bus, AT-SPI, dogtail) against the installed tails-server-gui and
 asks this module for what only root sees (HOST lines). Run by
-tests/scenario/run-scenario (ctest: gui-sandbox). The screenshots are
-copied to $GUI_ARTIFACTS (default BUILD/test-artifacts/gui).
+tests/scenario/run-scenario (ctest: gui-sandbox). The screenshots and the
+GUI's output are copied to $GUI_ARTIFACTS (default BUILD/test-artifacts/gui).
 """
 
 import base64
@@ -38,10 +38,6 @@ polkit.addRule(function (action, subject) {
 
 
 def skip_reason():
-    if os.environ.get("TAILS_SERVER_GUI_SANDBOX") != "1":
-        # Known defect: in this scenario dogtail loses the GUI at random ("The application no
-        # longer exists") right after a new client's key is shown; the cause is not found yet.
-        return "runs only with TAILS_SERVER_GUI_SANDBOX=1: dogtail loses the GUI at random in it (a known defect)"
     for tool in ("tor", "tor-gencert", "Xvfb", "zbarimg"):
         if not shutil.which(tool):
             return "%s is missing" % tool
