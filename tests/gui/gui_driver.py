@@ -153,9 +153,9 @@ class Gui:
     def _read(self, walk, read, attempts=5):
         """read(node) for every node of walk(), the walk done again when one
         of its nodes is gone before it is read. The GUI destroys widgets and
-        makes new ones while it runs (a service's page rebuilds its connection
-        section when the daemon says the service changed, as it does right
-        after a client is added): libatspi then drops their accessibles, and
+        makes new ones while it runs (a service's page rebuilds its list of
+        clients when one is added, its commands and documentation link when
+        the daemon reports a change): libatspi then drops their accessibles, and
         asking one that the walk found says "The application no longer
         exists" although the GUI lives. So a node that is gone is the
         driver's stale object, once ensure_alive() says that the GUI is
