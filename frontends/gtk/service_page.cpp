@@ -162,13 +162,18 @@ void ServicePage::show_details(const dbus::ServiceDetails& d) {
 }
 
 void ServicePage::show_connection(const dbus::ServiceDetails& d) {
+  std::string app = d.client_application_in_gui.empty() ? d.client_application : d.client_application_in_gui;
+  // Rebuilt only when what it shows changes: a rebuild on each state change took the keyboard focus from its
+  // Copy buttons (and, right after a client was added, destroyed the widgets that screen readers were reading).
+  std::string shown = d.status.address + '\n' + std::to_string(d.remote_port) + '\n' + app;
+  if (shown == connection_shown_) return;
+  connection_shown_ = shown;
   clear(connection_);
   address_ = d.status.address;
   if (address_.empty()) {
     connection_.append(*text_label(_("The service gets its onion address when you turn it on.")));
     return;
   }
-  std::string app = d.client_application_in_gui.empty() ? d.client_application : d.client_application_in_gui;
   if (!app.empty())
     connection_.append(*text_label(Glib::ustring::compose(_("People connect with %1, through Tor."), app).raw()));
   append_copyable(connection_, _("Onion address"), address_);

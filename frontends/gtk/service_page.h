@@ -61,6 +61,7 @@ class ServicePage : public Gtk::ScrolledWindow {
   Gtk::Button uninstall_;
   std::unique_ptr<OptionForm> service_options_, tails_options_;
   std::string address_;
+  std::string connection_shown_;  // what the connection section shows (address, port, client application)
   Lifetime lifetime_;  // last: destroyed first
 };
 

@@ -26,7 +26,10 @@ d.check(gui.find("Open " + PROSODY, timeout=15) is not None, "the main window li
 d.check(not gui.has("Open " + NGINX), "nginx is not in the list before it is added")
 d.screenshot("1-main-window")
 
-# 1. Add nginx, its progress visible.
+# 1. Add nginx, its progress visible. The list of services is found now, while the GUI answers quickly: during
+# the installation it answered each accessibility call in 28 to 48 ms instead of under 1 ms (measured on the
+# a11y bus), and a walk of every window for the list then outlasted the installation.
+gui.services_list()
 gui.click("Add a Service")
 d.check(gui.find("Add " + NGINX, timeout=10) is not None, "the chooser offers nginx by its name in the GUI")
 d.check(bool(gui.wait_for_text("People connect with", 5)), "the chooser says which client application to use")

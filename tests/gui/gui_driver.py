@@ -15,7 +15,7 @@ import gi
 
 gi.require_version("Gdk", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gdk, Gtk  # noqa: E402
+from gi.repository import Gdk, GLib, Gtk  # noqa: E402
 
 from dogtail import config as dogtail_config  # noqa: E402
 
@@ -32,6 +32,12 @@ ARTIFACTS = os.environ.get("GUI_ARTIFACTS", "/tmp")
 
 passed = 0
 failed = 0
+
+
+def node_gone(error):
+    """Whether a GLib.GError is libatspi's ATSPI_ERROR_APPLICATION_GONE ("The application no longer exists"),
+    which it also says of one accessible that the application removed (its widget was destroyed)."""
+    return error.domain == "atspi_error" and error.code == 0
 
 
 def check(condition, what):
@@ -57,7 +63,7 @@ def wait_until(probe, timeout, interval=0.1):
     while True:
         try:
             value = probe()
-        except (SearchError, LookupError, gi.repository.GLib.GError):
+        except (SearchError, LookupError, GLib.GError):
             value = None
         if value:
             return value
@@ -70,9 +76,14 @@ class Gui:
     """One tails-server-gui process and its accessible tree."""
 
     def __init__(self):
-        self.process = subprocess.Popen([GUI], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The GUI's output goes to a file (an artifact): a pipe read only at the end could fill up and block it.
+        driver = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        self.output_path = os.path.join(ARTIFACTS, "gui-output-%s.log" % driver)
+        self.output = open(self.output_path, "w")
+        self.process = subprocess.Popen([GUI], stdout=self.output, stderr=subprocess.STDOUT, text=True)
         self.started = time.monotonic()
         self.closed = False
+        self._services = None
         self.app = wait_until(lambda: root.application("tails-server-gui"), 20)
         if self.app is None:
             raise RuntimeError("tails-server-gui did not appear on the AT-SPI bus")
@@ -81,18 +92,22 @@ class Gui:
     def _report_death(self):
         """If the GUI died before the driver closed it: how, and what it said."""
         if not self.closed and self.process.poll() is not None and self.process.returncode != 0:
-            print("the GUI ended with status %d:\n%s" % (self.process.returncode, self.process.stdout.read()[-3000:]),
-                  flush=True)
+            print("the GUI ended with status %d:\n%s" % (self.process.returncode, self._output()[-3000:]), flush=True)
+
+    def _output(self):
+        with open(self.output_path) as f:
+            return f.read()
 
     def close(self):
         self.closed = True
         self.process.terminate()
         try:
-            output, _ = self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-        return output
+            self.process.wait()
+        self.output.close()
+        return self._output()
 
     # Finding things. Names are accessible names (what a screen reader says).
 
@@ -131,7 +146,44 @@ class Gui:
         return self.find(name, role, timeout) is not None
 
     def label_texts(self):
-        return [n.name for n in self._find_all(predicate.GenericPredicate(roleName="label"))]
+        """The texts of every label, from one walk of the windows that read
+        to its end (see _read)."""
+        return self._read(lambda: self._find_all(predicate.GenericPredicate(roleName="label")), lambda n: n.name)
+
+    def _read(self, walk, read, attempts=5):
+        """read(node) for every node of walk(), the walk done again when one
+        of its nodes is gone before it is read. The GUI destroys widgets and
+        makes new ones while it runs (a service's page rebuilds its list of
+        clients when one is added, its commands and documentation link when
+        the daemon reports a change): libatspi then drops their accessibles, and
+        asking one that the walk found says "The application no longer
+        exists" although the GUI lives. So a node that is gone is the
+        driver's stale object, once ensure_alive() says that the GUI is
+        still there; a GUI that is gone still fails."""
+        for _ in range(attempts):
+            values = []
+            for node in walk():
+                try:
+                    values.append(read(node))
+                except GLib.GError as error:
+                    if not node_gone(error):
+                        raise
+                    self.ensure_alive()
+                    print("a node was gone before it was read (the GUI destroyed its widget): walking again",
+                          flush=True)
+                    break
+            else:
+                return values
+        raise LookupError("the GUI's tree changed during each of %d walks" % attempts)
+
+    def ensure_alive(self):
+        """Raises unless the GUI process runs and its application is still on the accessibility bus."""
+        if self.process.poll() is not None:
+            raise RuntimeError("the GUI ended with status %d:\n%s" % (self.process.returncode, self._output()[-3000:]))
+        try:
+            self.app.name  # noqa: B018 (the application's root accessible: gone only with its connection)
+        except GLib.GError as error:
+            raise RuntimeError("the GUI left the accessibility bus: %s" % error) from error
 
     def find_label(self, test, timeout=10):
         """The first label whose text passes test(text)."""
@@ -145,43 +197,65 @@ class Gui:
     def wait_for_text(self, fragment, timeout=10):
         return wait_until(lambda: any(fragment in t for t in self.label_texts()), timeout)
 
+    def services_list(self):
+        """The main window's list of services (not a chooser's), found once
+        and found again if it is gone: a walk of every window for it is slow
+        (see drive_new_user.py's installation)."""
+        try:
+            if self._services is not None and self._services.name == "Services":
+                return self._services
+        except GLib.GError as error:
+            if not node_gone(error):
+                raise
+            self.ensure_alive()
+        self._services = self.find("Services", "list", timeout=0.5)
+        return self._services
+
     def row_state(self, shown_name):
         """The state in words on the main window's row of a service, or None."""
-        services = self.find("Services", "list", timeout=0.5)  # the main window's list, not a chooser's
-        if services is None:
-            return None
-        rows = services.findChildren(predicate.GenericPredicate(name=shown_name, roleName="list item"))
-        if not rows:
-            return None
-        row = rows[0]
-        labels = row.findChildren(predicate.GenericPredicate(roleName="label"))
-        return labels[1].name if len(labels) > 1 else None
+        def walk():
+            services = self.services_list()
+            if services is None:
+                return []
+            rows = services.findChildren(predicate.GenericPredicate(name=shown_name, roleName="list item"))
+            return rows[0].findChildren(predicate.GenericPredicate(roleName="label"))[1:2] if rows else []
+        return (self._read(walk, lambda n: n.name) or [None])[0]
 
     def wait_for_row_state(self, shown_name, words, timeout):
         return wait_until(lambda: self.row_state(shown_name) == words, timeout)
 
     # Acting.
 
+    def _act(self, find, act, what, attempts=3):
+        """act(node) on find(), found again if the GUI destroyed the node
+        in between (libatspi refuses to send anything to a node it dropped,
+        so nothing is done twice)."""
+        for _ in range(attempts):
+            node = find()
+            if node is None:
+                raise LookupError(f"no {what} is showing")
+            try:
+                act(node)
+                return node
+            except GLib.GError as error:
+                if not node_gone(error):
+                    raise
+                self.ensure_alive()
+                print(f"the {what} was gone before it was used (the GUI destroyed it): finding it again", flush=True)
+        raise LookupError(f"the {what} was replaced each time it was found")
+
     def click(self, name, role="push button", timeout=10):
-        node = self.find(name, role, timeout)
-        if node is None:
-            raise LookupError(f"no {role} named {name!r} is showing")
-        node.doActionNamed("click")
-        return node
+        return self._act(lambda: self.find(name, role, timeout), lambda n: n.doActionNamed("click"),
+                         f"{role} named {name!r}")
 
     def toggle(self, name, timeout=10):
-        node = self.find(name, "check box", timeout) or self.find(name, "toggle button", 0.5)
-        if node is None:
-            raise LookupError(f"no switch named {name!r} is showing")
-        node.doActionNamed("toggle" if "toggle" in node.actions else "click")
-        return node
+        return self._act(lambda: self.find(name, "check box", timeout) or self.find(name, "toggle button", 0.5),
+                         lambda n: n.doActionNamed("toggle" if "toggle" in n.actions else "click"),
+                         f"switch named {name!r}")
 
     def type_into(self, name, text, role="text", timeout=10):
-        node = self.find(name, role, timeout)
-        if node is None:
-            raise LookupError(f"no {role} named {name!r} is showing")
-        node.text = text
-        return node
+        return self._act(lambda: self.find(name, role, timeout), lambda n: setattr(n, "text", text),
+                         f"{role} named {name!r}")
 
     def open_service(self, name, timeout=10):
         return self.click(f"Open {name}", timeout=timeout)

@@ -9,8 +9,8 @@ when apt's cache holds them, so that the GUI adds them for real. Then
 drive_new_user.py runs in the sandbox as amnesia through gui-session (Xvfb,
 a session bus, AT-SPI, dogtail) against the installed tails-server-gui and
 asks this module for what only root sees (HOST lines). Run by
-tests/scenario/run-scenario (ctest: gui-sandbox). The screenshots are
-copied to $GUI_ARTIFACTS (default BUILD/test-artifacts/gui).
+tests/scenario/run-scenario (ctest: gui-sandbox). The screenshots and the
+GUI's output are copied to $GUI_ARTIFACTS (default BUILD/test-artifacts/gui).
 """
 
 import base64
@@ -38,10 +38,6 @@ polkit.addRule(function (action, subject) {
 
 
 def skip_reason():
-    if os.environ.get("TAILS_SERVER_GUI_SANDBOX") != "1":
-        # Known defect: in this scenario dogtail loses the GUI at random ("The application no
-        # longer exists") right after a new client's key is shown; the cause is not found yet.
-        return "runs only with TAILS_SERVER_GUI_SANDBOX=1: dogtail loses the GUI at random in it (a known defect)"
     for tool in ("tor", "tor-gencert", "Xvfb", "zbarimg"):
         if not shutil.which(tool):
             return "%s is missing" % tool
@@ -159,9 +155,9 @@ class NewUser(ScenarioCase):
         sb = W.sb
         target = os.environ.get("GUI_ARTIFACTS") or os.path.join(sb.build, "test-artifacts", "gui")
         os.makedirs(target, exist_ok=True)
-        names = sb.out("bash", "-c", 'cd "$1" 2>/dev/null && ls *.png', "_", ARTIFACTS_IN).split()
+        names = sb.out("bash", "-c", 'cd "$1" 2>/dev/null && ls *.png *.log 2>/dev/null', "_", ARTIFACTS_IN).split()
         for name in names:
             data = sb.out("base64", "-w0", "%s/%s" % (ARTIFACTS_IN, name))
             with open(os.path.join(target, name), "wb") as f:
                 f.write(base64.b64decode(data))
-        note("%d screenshots in %s" % (len(names), target))
+        note("%d screenshots and logs in %s" % (len(names), target))
