@@ -165,7 +165,7 @@ void ServicePage::show_connection(const dbus::ServiceDetails& d) {
   std::string app = d.client_application_in_gui.empty() ? d.client_application : d.client_application_in_gui;
   // Rebuilt only when what it shows changes: a rebuild on each state change took the keyboard focus from its
   // Copy buttons (and, right after a client was added, destroyed the widgets that screen readers were reading).
-  std::string shown = d.status.address + '\n' + std::to_string(d.remote_port) + '\n' + app;
+  std::string shown = d.status.address + '\n' + std::to_string(d.virtual_port) + '\n' + app;
   if (shown == connection_shown_) return;
   connection_shown_ = shown;
   clear(connection_);
