@@ -217,15 +217,7 @@ class LeakCase(ScenarioCase):
         return W.sb
 
     def ensure_online(self, svc):
-        sb = self.sb
-        if sb.status_field(svc, "installed") != "true":
-            r = sb.ts("install", svc)
-            self.assertEqual(r.returncode, 0, "precondition: install %s\n%s" % (svc, r.stdout))
-        if sb.status_field(svc, "enabled") != "true":
-            r = sb.ts("enable", svc)
-            self.assertEqual(r.returncode, 0, "precondition: enable %s\n%s" % (svc, r.stdout))
-        reached, seen = sb.wait_state(svc, "online", ONLINE_LIMIT)
-        self.assertTrue(reached, "precondition: %s online within %d s (seen: %s)" % (svc, ONLINE_LIMIT, seen))
+        super().ensure_online(svc, ONLINE_LIMIT)
 
     def give_client(self, svc, onion):
         """A client for svc whose key the client tor holds (Flags=Permanent, as test_onion.py)."""

@@ -189,15 +189,7 @@ class OnionCase(ScenarioCase):
 
     def ensure_online(self, svc, limit=ONLINE_LIMIT):
         """Installed, enabled and online (preconditions, not checks)."""
-        sb = self.sb
-        if sb.status_field(svc, "installed") != "true":
-            r = sb.ts("install", svc)
-            self.assertEqual(r.returncode, 0, "precondition: install %s\n%s" % (svc, r.stdout))
-        if sb.status_field(svc, "enabled") != "true":
-            r = sb.ts("enable", svc)
-            self.assertEqual(r.returncode, 0, "precondition: enable %s\n%s" % (svc, r.stdout))
-        reached, seen = sb.wait_state(svc, "online", limit)
-        self.assertTrue(reached, "precondition: %s online within %d s (seen: %s)" % (svc, limit, seen))
+        super().ensure_online(svc, limit)
 
     def ensure_nginx(self):
         """nginx online with basic-auth off, its page written and its address known."""

@@ -144,36 +144,27 @@ def pb_bytes(number, data):
     return varint(number << 3 | 2) + varint(len(data)) + data
 
 
+def read_varint(data, pos):
+    """The protobuf varint at data[pos]: (value, position after it)."""
+    value, shift = 0, 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
 def pb_decode(data):
     fields, pos = {}, 0
     while pos < len(data):
-        key, shift = 0, 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            key |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, shift = 0, 0
-            while True:
-                byte = data[pos]
-                pos += 1
-                value |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
+            value, pos = read_varint(data, pos)
         elif wire == 2:
-            length, shift = 0, 0
-            while True:
-                byte = data[pos]
-                pos += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
+            length, pos = read_varint(data, pos)
             value, pos = data[pos:pos + length], pos + length
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4

@@ -572,6 +572,19 @@ class ScenarioCase(unittest.TestCase):
         shown = "got:  %r\nwant: %r" % (got, want)
         self.expect(got == want, what, shown + ("\n" + context if context else ""))
 
+    def ensure_online(self, svc, limit):
+        """Precondition (not a check): SVC installed, enabled and online within LIMIT s, on
+        self.sb."""
+        sb = self.sb
+        if sb.status_field(svc, "installed") != "true":
+            r = sb.ts("install", svc)
+            self.assertEqual(r.returncode, 0, "precondition: install %s\n%s" % (svc, r.stdout))
+        if sb.status_field(svc, "enabled") != "true":
+            r = sb.ts("enable", svc)
+            self.assertEqual(r.returncode, 0, "precondition: enable %s\n%s" % (svc, r.stdout))
+        reached, seen = sb.wait_state(svc, "online", limit)
+        self.assertTrue(reached, "precondition: %s online within %d s (seen: %s)" % (svc, limit, seen))
+
     def require(self, ok, what, context=""):
         """A check the rest of the method depends on: ends the method when it fails."""
         print(("PASS  " if ok else "FAIL  ") + what, file=sys.stderr, flush=True)
