@@ -34,7 +34,7 @@ class GeneratedService : public tails_server::TailsService {
     documentation = "https://example.invalid/bench";
     packages = {"coreutils"};
     systemd_service = name + ".service";
-    default_target_port = 20000;
+    default_local_port = 20000;
     icon_name = "network-server";
     options = {std::make_shared<SecretOption>("password", "Password", 20),
                std::make_shared<StringOption>("motd", "Message", "hello")};

@@ -3,7 +3,8 @@
 # Builds the service plugin <name>.so against TailsServer::sdk: a MODULE
 # library with hidden visibility (only the info struct and the factory are
 # exported) and no undefined symbols. It is installed into
-# TAILS_SERVER_PLUGIN_INSTALL_DIR unless NO_INSTALL is given. If
+# TAILS_SERVER_PLUGIN_INSTALL_DIR (relative: under CMAKE_INSTALL_PREFIX)
+# unless NO_INSTALL is given. If
 # TAILS_SERVER_PLUGIN_OUTPUT_DIR is set, the .so is built there.
 function(tails_server_add_plugin name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "NO_INSTALL" "" "SOURCES;LIBRARIES")

@@ -90,13 +90,13 @@ bool escaped(Escape escape, std::string_view value, std::string_view carried, st
 
 void check_escapers(std::string_view value) {
   std::string token;
-  if (escaped([&] { return escape::mumble_ini(value); }, value, "\n\r\t", token)) {
+  if (escaped([&] { return escape::qsettings_ini(value); }, value, "\n\r\t", token)) {
     std::string decoded = unescape(quoted_body(token, value), "\\\\\"\"n\nr\rt\t", false, value);
     if (!decoded.empty() && decoded.front() == '@') {
       if (decoded.size() < 2 || decoded[1] != '@') fail("a leading '@' is not doubled", value, token);
       decoded.erase(0, 1);
     }
-    if (decoded != value) fail("mumble_ini does not decode to the value", value, token);
+    if (decoded != value) fail("qsettings_ini does not decode to the value", value, token);
   }
   static const std::string every_control = [] {
     std::string all;

@@ -29,24 +29,30 @@ struct Account {
   std::string home;
 };
 
-Account lookup_user(const std::string& name) {
+std::optional<Account> find_user(const std::string& name) {
   std::vector<char> buffer(16384);
   passwd entry{};
   passwd* found = nullptr;
-  int error = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (error != 0 || !found)
-    throw HostError("user '" + name + "' does not exist (is the service's package installed?)");
-  return {found->pw_uid, found->pw_gid, found->pw_dir ? found->pw_dir : "/"};
+  if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) return std::nullopt;
+  return Account{found->pw_uid, found->pw_gid, found->pw_dir ? found->pw_dir : "/"};
 }
 
-gid_t lookup_group(const std::string& name) {
+std::optional<gid_t> find_group(const std::string& name) {
   std::vector<char> buffer(16384);
   group entry{};
   group* found = nullptr;
-  int error = getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (error != 0 || !found)
-    throw HostError("group '" + name + "' does not exist (is the service's package installed?)");
+  if (getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) return std::nullopt;
   return found->gr_gid;
+}
+
+Account lookup_user(const std::string& name) {
+  if (auto account = find_user(name)) return *account;
+  throw HostError("user '" + name + "' does not exist (is the service's package installed?)");
+}
+
+gid_t lookup_group(const std::string& name) {
+  if (auto gid = find_group(name)) return *gid;
+  throw HostError("group '" + name + "' does not exist (is the service's package installed?)");
 }
 
 std::string errno_text(int error) { return std::system_category().message(error); }
@@ -81,14 +87,25 @@ std::string random_bytes(std::size_t count) {
 SystemHost::SystemHost(std::filesystem::path root) : root_(std::move(root)) {}
 
 std::filesystem::path SystemHost::path(std::string_view absolute) const {
-  std::filesystem::path p(absolute);
-  if (!p.is_absolute()) throw HostError("not an absolute path: '" + std::string(absolute) + "'");
-  if (root_.empty() || root_ == "/") return p.lexically_normal();
-  return (root_ / p.relative_path()).lexically_normal();
+  const std::string shown = "'" + std::string(absolute) + "'";
+  while (absolute.size() > 1 && absolute.back() == '/') absolute.remove_suffix(1);  // "/srv/site/" is a directory
+  const std::filesystem::path p(absolute);
+  if (!p.is_absolute() || !p.has_filename())
+    throw HostError("not a system path: " + shown + "; expected an absolute path such as /etc/x.conf");
+  for (const auto& part : p.relative_path())
+    if (part == "." || part == ".." || part.empty())
+      throw HostError("not a system path: " + shown + " has a '.' or '..' part");
+  if (root_.empty() || root_ == "/") return p;
+  // The one mistake this catches: a path already passed through path().
+  const auto [end, unused] = std::mismatch(root_.begin(), root_.end(), p.begin(), p.end());
+  if (end == root_.end())
+    throw HostError("not a system path: " + shown + " already lies under the host's root " + root_.string() +
+                    "; give the system path (e.g. /etc/x.conf) and the host roots it");
+  return root_ / p.relative_path();
 }
 
-void SystemHost::write_file(const std::filesystem::path& file, std::string_view content,
-                            const FileSpec& spec) {
+void SystemHost::write_file(std::string_view system_path, std::string_view content, const FileSpec& spec) {
+  const std::filesystem::path file = path(system_path);
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
   Fd dir = open_parent(file, true);
@@ -99,7 +116,8 @@ void SystemHost::write_file(const std::filesystem::path& file, std::string_view 
   }
 }
 
-void SystemHost::make_directory(const std::filesystem::path& directory, const FileSpec& spec) {
+void SystemHost::make_directory(std::string_view system_path, const FileSpec& spec) {
+  const std::filesystem::path directory = path(system_path);
   uid_t uid = lookup_user(spec.owner).uid;
   gid_t gid = lookup_group(spec.group);
   Fd parent = open_parent(directory, true);
@@ -118,20 +136,31 @@ void SystemHost::make_directory(const std::filesystem::path& directory, const Fi
     throw HostError("cannot set owner or mode of " + directory.string() + ": " + errno_text(errno));
 }
 
-void SystemHost::remove_file(const std::filesystem::path& file) {
+void SystemHost::remove_file(std::string_view system_path) {
+  const std::filesystem::path file = path(system_path);
   Fd dir = open_parent(file, false);
   if (!dir) return;  // its directory is missing: so is the file
   if (::unlinkat(dir.get(), file.filename().c_str(), 0) != 0 && errno != ENOENT)
     throw HostError("cannot remove " + file.string() + ": " + errno_text(errno));
 }
 
-std::optional<std::string> SystemHost::read_file(const std::filesystem::path& file, std::size_t max_bytes) {
+std::optional<std::string> SystemHost::read_file(std::string_view system_path, std::size_t max_bytes) {
   try {
-    return no_follow::read_small_file(file, max_bytes);
+    return no_follow::read_small_file(path(system_path), max_bytes);
   } catch (const FileError& error) {
     throw HostError(error.what());
   }
 }
+
+bool SystemHost::exists(std::string_view system_path) const {
+  // Only a look: a link on the way (on Tails, ~/Persistent is one) is followed.
+  struct stat st {};
+  return ::fstatat(AT_FDCWD, path(system_path).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool SystemHost::user_exists(std::string_view user) const { return find_user(std::string(user)).has_value(); }
+
+bool SystemHost::group_exists(std::string_view group) const { return find_group(std::string(group)).has_value(); }
 
 RunResult SystemHost::run(const std::vector<std::string>& argv, const RunOptions& options) {
   if (argv.empty()) throw HostError("run: empty command");

@@ -225,7 +225,7 @@ struct Lifecycle::Impl {
     OnionSpec spec;
     spec.key_blob = manager.onion_key_blob(service);
     for (const auto& port : manager.onion_ports(service))
-      spec.ports.push_back(core::OnionPort{port.virtual_port, "127.0.0.1:" + std::to_string(port.target_port)});
+      spec.ports.push_back(core::OnionPort{port.virtual_port, "127.0.0.1:" + std::to_string(port.local_port)});
     if (manager.get_option(service, standard_option::client_authorization) == "true") {
       spec.client_auth_keys = manager.client_public_keys(service);
       // Tor publishes a descriptor without clients for everyone: while no

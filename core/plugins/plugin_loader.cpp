@@ -105,9 +105,8 @@ std::string metadata_problem_text(const TailsService& service, std::string_view 
     if (!is_debian_package_name(service.packages[i]))
       return "packages[" + std::to_string(i) + "] " + in_quotes(service.packages[i]) +
              " is not a Debian package name ([a-z0-9][a-z0-9+.-]+)";
-  if (service.default_target_port == 0)
-    return "default_target_port is 0; it must be a port from 1 to 65535";
-  // default_virtual_port is a uint16_t: 0 (meaning "same as the target
+  if (service.default_local_port == 0) return "default_local_port is 0; it must be a port from 1 to 65535";
+  // default_virtual_port is a uint16_t: 0 (meaning "same as the local
   // port") to 65535, so every value is valid.
   std::set<std::string, std::less<>> option_names;
   for (std::size_t i = 0; i < service.options.size(); ++i) {

@@ -26,7 +26,7 @@ std::string ServiceManager::ensure_onion_key(const std::string& service) {
   auto file = impl_->key_file(*entry.service);
   try {
     if (std::filesystem::exists(file)) return OnionKey::load(file).hostname();
-    entry.context->state_directory();
+    impl_->make_service_directory(*entry.service);
     auto key = OnionKey::generate();
     key.save(file);
     return key.hostname();
@@ -63,7 +63,7 @@ std::string ServiceManager::import_onion_key(const std::string& service, const s
                            "; accepted: a tor hs_ed25519_secret_key file or an ED25519-V3:<base64> key");
   }
   try {
-    entry.context->state_directory();
+    impl_->make_service_directory(*entry.service);
     key->save(impl_->key_file(*entry.service));
   } catch (const std::exception& error) {
     throw ServiceError(ErrorCode::Failed, "cannot store the onion key of " + service + ": " + error.what());

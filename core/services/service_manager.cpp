@@ -17,8 +17,7 @@ constexpr const char* masked = "********";
 
 std::vector<OptionPtr> standard_options(const TailsService& service) {
   namespace so = standard_option;
-  std::uint16_t virtual_port = service.default_virtual_port ? service.default_virtual_port
-                                                            : service.default_target_port;
+  std::uint16_t virtual_port = service.default_virtual_port ? service.default_virtual_port : service.default_local_port;
   auto labelled = [](OptionPtr option, const char* label) {
     option->name_in_gui = label;
     return option;
@@ -28,19 +27,19 @@ std::vector<OptionPtr> standard_options(const TailsService& service) {
                                             virtual_port, false),
                "Port at the onion address"),
       labelled(std::make_shared<PortOption>(so::local_port, "Port the service listens on, on this computer",
-                                            service.default_target_port, true),
+                                            service.default_local_port, true),
                "Local port"),
-      labelled(std::make_shared<BoolOption>(
-                   so::persistence, "Keep the service's data, settings and onion address in the Persistent Storage",
-                   false),
-               "Persistence"),
+      labelled(
+          std::make_shared<BoolOption>(
+              so::persistence, "Keep the service's data, settings and onion address in the Persistent Storage", false),
+          "Persistence"),
       labelled(std::make_shared<BoolOption>(so::autostart, "Start the service when Tails starts", false),
                "Start when Tails starts"),
-      labelled(std::make_shared<BoolOption>(so::allow_localhost,
-                                            "Let programs on this computer connect to the service", false),
+      labelled(std::make_shared<BoolOption>(so::allow_localhost, "Let programs on this computer connect to the service",
+                                            false),
                "Access from this computer"),
-      labelled(std::make_shared<BoolOption>(so::allow_lan,
-                                            "Let computers on the local network connect (bypasses Tor)", false),
+      labelled(std::make_shared<BoolOption>(so::allow_lan, "Let computers on the local network connect (bypasses Tor)",
+                                            false),
                "Access from the local network"),
       labelled(std::make_shared<BoolOption>(so::client_authorization,
                                             "Only clients with a key you give them can reach the onion address", true),

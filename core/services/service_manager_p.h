@@ -8,6 +8,7 @@
 #include "services/service_manager.h"
 #include "state/state_store.h"
 #include "tor/keys/onion_key.h"
+#include "util/no_follow.h"
 
 #include <tails_server/standard_options.h>
 
@@ -22,16 +23,19 @@ class PluginHost : public Host {
  public:
   PluginHost(Host& host, std::string plugin) : host_(host), prefix_(std::move(plugin) + ": ") {}
   std::filesystem::path path(std::string_view absolute) const override { return host_.path(absolute); }
-  void write_file(const std::filesystem::path& file, std::string_view content, const FileSpec& spec) override {
+  void write_file(std::string_view file, std::string_view content, const FileSpec& spec) override {
     host_.write_file(file, content, spec);
   }
-  void make_directory(const std::filesystem::path& directory, const FileSpec& spec) override {
+  void make_directory(std::string_view directory, const FileSpec& spec) override {
     host_.make_directory(directory, spec);
   }
-  void remove_file(const std::filesystem::path& file) override { host_.remove_file(file); }
-  std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes) override {
+  void remove_file(std::string_view file) override { host_.remove_file(file); }
+  std::optional<std::string> read_file(std::string_view file, std::size_t max_bytes) override {
     return host_.read_file(file, max_bytes);
   }
+  bool exists(std::string_view path) const override { return host_.exists(path); }
+  bool user_exists(std::string_view user) const override { return host_.user_exists(user); }
+  bool group_exists(std::string_view group) const override { return host_.group_exists(group); }
   RunResult run(const std::vector<std::string>& argv, const RunOptions& options) override {
     return host_.run(argv, options);
   }
@@ -64,11 +68,7 @@ struct ServiceManager::Impl {
       if (impl_.value(entry_, standard_option::allow_lan) == "true") return {"0.0.0.0", "::"};
       return {"127.0.0.1"};
     }
-    std::filesystem::path state_directory() const override {
-      auto dir = impl_.store.service_directory(entry_.service->name);
-      host_.make_directory(dir, FileSpec{"root", "root", 0700});
-      return dir;
-    }
+
    private:
     Impl& impl_;
     Entry& entry_;
@@ -150,6 +150,14 @@ struct ServiceManager::Impl {
 
   std::filesystem::path key_file(const TailsService& service) const {
     return store.service_directory(service.name) / "hs_ed25519_secret_key";
+  }
+
+  // Makes the service's own directory (the onion key's), root 0700, without
+  // following a link on the way (it may lie in the Persistent Storage).
+  void make_service_directory(const TailsService& service) const {
+    const auto dir = store.service_directory(service.name);
+    Fd parent = no_follow::open_tree(dir.parent_path(), true);
+    no_follow::make_dir_at(parent.get(), dir.filename().string(), 0700, dir);
   }
 
   void save(Entry& entry) {

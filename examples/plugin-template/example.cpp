@@ -2,10 +2,13 @@
 // /var/www/html, served by lighttpd and published as an onion service.
 //
 // A service is mostly data. The base class installs `packages`, starts and
-// stops `systemd_service`, publishes default_virtual_port -> local port on
-// the onion service, and builds the connection information. Override
-// configure() to write the service's config from its options, as
-// plugins/nginx does; this one keeps lighttpd's own configuration (port 80).
+// stops `systemd_service`, publishes the options virtual-port -> local-port
+// on the onion service, and builds the connection information. Override
+// configure() to write the service's config from its options (every value
+// through an escaper of <tails_server/escape.h>; files named by their system
+// path, e.g. host.write_file("/etc/lighttpd/conf-enabled/x.conf", ...); throw
+// HostError with a message for the user on failure), as the nginx plugin of
+// Tails Server does; this one keeps lighttpd's own configuration (port 80).
 #include <tails_server/plugin.h>
 
 #include <memory>
@@ -15,13 +18,12 @@ namespace {
 class ExampleService : public tails_server::TailsService {
  public:
   ExampleService() {
-    name = "example";  // must equal the name given to TAILS_SERVER_PLUGIN below
     description = "Publish the web pages in /var/www/html.";
     client_application = "Tor Browser";
     documentation = "https://example.org/tails-server-example";
     packages = {"lighttpd"};
     systemd_service = "lighttpd.service";
-    default_target_port = 80;
+    default_local_port = 80;
     icon_name = "applications-internet";
     persistent_paths = {"/var/www/html"};
 
@@ -39,5 +41,5 @@ class ExampleService : public tails_server::TailsService {
 }  // namespace
 
 // Exports the plugin: stamps the SDK's API version and ABI tag and the
-// factory the host calls. The name is the plugin's identifier.
+// factory the host calls, and gives the service its name (set nowhere else).
 TAILS_SERVER_PLUGIN(ExampleService, "example")

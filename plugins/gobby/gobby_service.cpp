@@ -9,22 +9,18 @@
 
 #include "gobby_config.h"
 #include "gobby_unit.h"
-#include "common/tls_certificate.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
+#include <tails_server/tls_certificate.h>
 
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <grp.h>
-#include <pwd.h>
 
 namespace tails_server_gobby {
 namespace {
@@ -55,27 +51,18 @@ StringRules password_rules() {
 
 // The certificate's fingerprint, or "(no certificate yet)".
 std::string certificate_fingerprint(Host& host) {
-  // The service's account can write this directory: read it through the
-  // host (no link followed, no FIFO waited on, size capped).
-  std::optional<std::string> pem = host.read_file(host.path(certificate_file), plugins::max_certificate_size);
-  if (!pem) return "(no certificate yet)";
-  try {
-    return plugins::sha256_fingerprint(*pem);
-  } catch (const std::exception& error) {
-    throw HostError(std::string("cannot read the Gobby server certificate: ") + error.what());
-  }
+  return tls::certificate_fingerprint(host, certificate_file).value_or("(no certificate yet)");
 }
 
 class GobbyService : public TailsService {
  public:
   GobbyService() {
-    name = "gobby";
     description = "Collaborative text editing with Gobby: write documents together in real time.";
     client_application = "Gobby";
     documentation = TAILS_SERVER_HELP_DIR "/gobby.html";
     packages = {"infinoted"};
     systemd_service = "tails-server-infinoted.service";
-    default_target_port = 6523;
+    default_local_port = 6523;
     icon_name = "gobby-0.5";
     persistent_paths = {data_directory};
     name_in_gui = "Gobby";
@@ -96,11 +83,11 @@ class GobbyService : public TailsService {
     Host& host = context.host();
     ensure_service_user(host);
     const FileSpec private_dir{service_user, service_group, 0700};
-    host.make_directory(host.path(data_directory), private_dir);
-    host.make_directory(host.path(tls_directory), private_dir);
-    host.make_directory(host.path(documents_directory), private_dir);
+    host.make_directory(data_directory, private_dir);
+    host.make_directory(tls_directory, private_dir);
+    host.make_directory(documents_directory, private_dir);
     // Must stay traversable: the service user reads its config file in it.
-    host.make_directory(host.path(config_directory), FileSpec{"root", "root", 0755});
+    host.make_directory(config_directory, FileSpec{"root", "root", 0755});
 
     ensure_certificate(context);
 
@@ -120,7 +107,7 @@ class GobbyService : public TailsService {
     } catch (const escape::EscapeError& error) {
       throw HostError(std::string("cannot write the Gobby configuration: ") + error.what());
     }
-    host.write_file(host.path(config_file), text, FileSpec{service_user, service_group, 0600});
+    host.write_file(config_file, text, FileSpec{service_user, service_group, 0600});
 
     GobbyUnitSettings unit;
     unit.config_file = host.path(config_file).string();
@@ -133,7 +120,7 @@ class GobbyService : public TailsService {
       throw HostError(std::string("cannot write the Gobby unit: ") + error.what());
     }
     // The daemon reloads systemd before it starts the unit.
-    host.write_file(host.path(unit_file), text, FileSpec{"root", "root", 0644});
+    host.write_file(unit_file, text, FileSpec{"root", "root", 0644});
   }
 
   ConnectionInfo connection_info(const ServiceContext& context) const override {
@@ -162,11 +149,11 @@ class GobbyService : public TailsService {
   // exists. Its home is the data directory, which configure() creates.
   // Throws HostError if useradd fails.
   static void ensure_service_user(Host& host) {
-    if (::getpwnam(service_user)) return;
+    if (host.user_exists(service_user)) return;
     std::vector<std::string> argv = {"useradd", "--system", "--home-dir", data_directory,
                                      "--shell", "/usr/sbin/nologin", "--comment", "Tails Server Gobby (infinoted)"};
     // A group left behind without its user is reused, not an error.
-    if (::getgrnam(service_group)) {
+    if (host.group_exists(service_group)) {
       argv.insert(argv.end(), {"--gid", service_group});
     } else {
       argv.emplace_back("--user-group");
@@ -182,21 +169,10 @@ class GobbyService : public TailsService {
   // Creates the key and certificate unless both exist. Never with
   // infinoted's --create-certificate, which would also start the server.
   void ensure_certificate(ServiceContext& context) {
-    Host& host = context.host();
-    if (std::filesystem::exists(host.path(key_file)) &&
-        std::filesystem::exists(host.path(certificate_file)))
-      return;
     std::string address = context.onion_address();
-    plugins::TlsMaterial material;
-    try {
-      material = plugins::make_self_signed(address.empty() ? "Tails Server Gobby" : address, certificate_days);
-    } catch (const std::exception& error) {
-      throw HostError(error.what());
-    }
-    host.write_file(host.path(key_file), material.key_pem, FileSpec{service_user, service_group, 0600});
-    host.write_file(host.path(certificate_file), material.certificate_pem,
-                    FileSpec{service_user, service_group, 0644});
-    host.log(LogLevel::Info, "created a new TLS certificate for the Gobby server");
+    if (tls::ensure_self_signed(context.host(), key_file, certificate_file, service_user, service_group,
+                                address.empty() ? "Tails Server Gobby" : address, certificate_days))
+      context.host().log(LogLevel::Info, "created a new TLS certificate for the Gobby server");
   }
 };
 

@@ -1,10 +1,10 @@
 #include "gobby_unit.h"
 
-#include "common/systemd_unit.h"
+#include <tails_server/systemd_unit.h>
 
 namespace tails_server_gobby {
 
-using tails_server::plugins::unit_literal;
+using tails_server::escape::systemd_word;
 
 std::string infinoted_unit_text(const GobbyUnitSettings& s) {
   std::string out;
@@ -14,15 +14,15 @@ std::string infinoted_unit_text(const GobbyUnitSettings& s) {
   out += "After=network.target\n";
   out += "\n[Service]\n";
   out += "Type=simple\n";
-  out += "ExecStart=/usr/bin/infinoted --config-file=" + unit_literal(s.config_file) + "\n";
-  out += "User=" + unit_literal(s.user) + "\n";
-  out += "Group=" + unit_literal(s.group) + "\n";
-  out += "Environment=HOME=" + unit_literal(s.data_directory) + "\n";
-  out += "WorkingDirectory=" + unit_literal(s.data_directory) + "\n";
+  out += "ExecStart=/usr/bin/infinoted --config-file=" + systemd_word(s.config_file) + "\n";
+  out += "User=" + systemd_word(s.user) + "\n";
+  out += "Group=" + systemd_word(s.group) + "\n";
+  out += "Environment=HOME=" + systemd_word(s.data_directory) + "\n";
+  out += "WorkingDirectory=" + systemd_word(s.data_directory) + "\n";
   out += "Restart=on-failure\n";
   out += "UMask=0077\n";
   // No D-Bus: infinoted always tries to publish itself on the LAN via Avahi.
-  out += tails_server::plugins::unit_hardening({s.data_directory});
+  out += tails_server::systemd::unit_hardening({s.data_directory});
   // infinoted names the host in the header of every XMPP stream it opens
   // (from="<host name>", GLib's g_get_host_name(); no option changes it).
   // Refuse uname(2), which gethostname(3) reads, with EPERM: GLib then falls

@@ -5,16 +5,16 @@
 namespace tails_server_mumble {
 
 std::string mumble_ini_text(const MumbleSettings& s) {
-  using tails_server::escape::mumble_ini;
+  using tails_server::escape::qsettings_ini;
   std::string out;
   auto line = [&out](const char* key, const std::string& value) {
     out += key;
     out += '=';
-    out += mumble_ini(value);
+    out += qsettings_ini(value);
     out += '\n';
   };
   out += "; Written by Tails Server; changes here are overwritten.\n";
-  out += "; Keys are case-sensitive; every value is quoted (see escape::mumble_ini).\n";
+  out += "; Keys are case-sensitive; every value is quoted (see escape::qsettings_ini).\n";
   line("database", s.database);
   line("logfile", s.log_file);
   line("pidfile", s.pid_file);

@@ -22,7 +22,7 @@ struct MumbleSettings {
   std::string user = "mumble-server";
 };
 
-// Every value goes through tails_server::escape::mumble_ini (always quoted).
+// Every value goes through tails_server::escape::qsettings_ini (always quoted).
 // Throws tails_server::escape::EscapeError for a value the format cannot hold.
 std::string mumble_ini_text(const MumbleSettings& settings);
 

@@ -9,13 +9,12 @@
 
 #include "mumble_config.h"
 #include "mumble_unit.h"
-#include "common/tls_certificate.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
+#include <tails_server/tls_certificate.h>
 
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -49,15 +48,7 @@ constexpr const char* default_welcome =
 
 // The certificate's fingerprint, or "(no certificate yet)".
 std::string certificate_fingerprint(Host& host) {
-  // The service's account can write this directory: read it through the
-  // host (no link followed, no FIFO waited on, size capped).
-  std::optional<std::string> pem = host.read_file(host.path(certificate_file), plugins::max_certificate_size);
-  if (!pem) return no_certificate;
-  try {
-    return plugins::sha256_fingerprint(*pem);
-  } catch (const std::exception& error) {
-    throw HostError(std::string("cannot read the Mumble server certificate: ") + error.what());
-  }
+  return tls::certificate_fingerprint(host, certificate_file).value_or(no_certificate);
 }
 
 StringRules rules(std::size_t min_length, std::size_t max_length, bool allow_newlines) {
@@ -71,13 +62,12 @@ StringRules rules(std::size_t min_length, std::size_t max_length, bool allow_new
 class MumbleService : public TailsService {
  public:
   MumbleService() {
-    name = "mumble";
     description = "Voice chat with Mumble: low-latency group calls, encrypted end to end to the server.";
     client_application = "Mumble";
     documentation = TAILS_SERVER_HELP_DIR "/mumble.html";
     packages = {"mumble-server"};
     systemd_service = "mumble-server.service";
-    default_target_port = 64738;
+    default_local_port = 64738;
     icon_name = "mumble";
     persistent_paths = {data_directory};
     name_in_gui = "Mumble";
@@ -108,10 +98,10 @@ class MumbleService : public TailsService {
   void configure(ServiceContext& context) override {
     Host& host = context.host();
     const FileSpec service_dir{service_user, service_group, 0750};
-    host.make_directory(host.path(data_directory), service_dir);
-    host.make_directory(host.path(tls_directory), service_dir);
-    host.make_directory(host.path(log_directory), FileSpec{service_user, "adm", 0750});
-    host.make_directory(host.path(run_directory), FileSpec{service_user, "root", 0755});
+    host.make_directory(data_directory, service_dir);
+    host.make_directory(tls_directory, service_dir);
+    host.make_directory(log_directory, FileSpec{service_user, "adm", 0750});
+    host.make_directory(run_directory, FileSpec{service_user, "root", 0755});
 
     ensure_certificate(context);
 
@@ -134,7 +124,7 @@ class MumbleService : public TailsService {
     } catch (const escape::EscapeError& error) {
       throw HostError(std::string("cannot write the Mumble configuration: ") + error.what());
     }
-    host.write_file(host.path(ini_file), text, FileSpec{"root", service_group, 0640});
+    host.write_file(ini_file, text, FileSpec{"root", service_group, 0640});
     ensure_superuser_password(host);
 
     MumbleUnitSettings unit;
@@ -149,7 +139,7 @@ class MumbleService : public TailsService {
       throw HostError(std::string("cannot write the Mumble unit: ") + error.what());
     }
     // The daemon reloads systemd before it starts the unit.
-    host.write_file(host.path(unit_file), text, FileSpec{"root", "root", 0644});
+    host.write_file(unit_file, text, FileSpec{"root", "root", 0644});
   }
 
   ConnectionInfo connection_info(const ServiceContext& context) const override {
@@ -180,33 +170,22 @@ class MumbleService : public TailsService {
   // on stdin (-readsupw; murmurd then exits), so that it has none to log.
   // Nobody is told that password: Tails Server has no use for SuperUser.
   static void ensure_superuser_password(Host& host) {
-    if (std::filesystem::exists(host.path(database_file))) return;
+    if (host.exists(database_file)) return;
     RunOptions options;
     options.input = host.random_password(32) + "\n";
     options.user = service_user;
     RunResult result = host.run({"murmurd", "-fg", "-ini", host.path(ini_file).string(), "-readsupw"}, options);
-    if (result.exit_code != 0 || !std::filesystem::exists(host.path(database_file)))
+    if (result.exit_code != 0 || !host.exists(database_file))
       throw HostError("murmurd -readsupw could not create the Mumble database (exit status " +
                       std::to_string(result.exit_code) + "): " + result.output);
   }
 
   // Creates the key and certificate unless both exist.
   void ensure_certificate(ServiceContext& context) {
-    Host& host = context.host();
-    if (std::filesystem::exists(host.path(key_file)) &&
-        std::filesystem::exists(host.path(certificate_file)))
-      return;
     std::string address = context.onion_address();
-    plugins::TlsMaterial material;
-    try {
-      material = plugins::make_self_signed(address.empty() ? "Tails Server Mumble" : address, certificate_days);
-    } catch (const std::exception& error) {
-      throw HostError(error.what());
-    }
-    host.write_file(host.path(key_file), material.key_pem, FileSpec{service_user, service_group, 0600});
-    host.write_file(host.path(certificate_file), material.certificate_pem,
-                    FileSpec{service_user, service_group, 0644});
-    host.log(LogLevel::Info, "created a new TLS certificate for the Mumble server");
+    if (tls::ensure_self_signed(context.host(), key_file, certificate_file, service_user, service_group,
+                                address.empty() ? "Tails Server Mumble" : address, certificate_days))
+      context.host().log(LogLevel::Info, "created a new TLS certificate for the Mumble server");
   }
 };
 

@@ -1,10 +1,10 @@
 #include "mumble_unit.h"
 
-#include "common/systemd_unit.h"
+#include <tails_server/systemd_unit.h>
 
 namespace tails_server_mumble {
 
-using tails_server::plugins::unit_literal;
+using tails_server::escape::systemd_word;
 
 std::string mumble_unit_text(const MumbleUnitSettings& s) {
   std::string out;
@@ -18,14 +18,14 @@ std::string mumble_unit_text(const MumbleUnitSettings& s) {
   out += "Type=simple\n";
   // -fg: no fork, log to standard output (the journal). Started as the
   // service user, murmurd's uname= switch is a no-op.
-  out += "ExecStart=/usr/sbin/murmurd -fg -ini " + unit_literal(s.ini_file) + "\n";
-  out += "User=" + unit_literal(s.user) + "\n";
-  out += "Group=" + unit_literal(s.group) + "\n";
+  out += "ExecStart=/usr/sbin/murmurd -fg -ini " + systemd_word(s.ini_file) + "\n";
+  out += "User=" + systemd_word(s.user) + "\n";
+  out += "Group=" + systemd_word(s.group) + "\n";
   out += "RuntimeDirectory=mumble-server\n";
   out += "Restart=on-failure\n";
   out += "UMask=0027\n";
   // No D-Bus: no RPC, and no mDNS announcement on the LAN through Avahi.
-  out += tails_server::plugins::unit_hardening({s.data_directory, s.log_directory});
+  out += tails_server::systemd::unit_hardening({s.data_directory, s.log_directory});
   // No [Install] section: tails-serverd starts and stops the unit.
   return out;
 }

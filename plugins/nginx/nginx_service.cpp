@@ -18,7 +18,6 @@
 #include <tails_server/standard_options.h>
 
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,30 +39,6 @@ constexpr std::string_view default_site_root = "/var/www/tails-server";
 constexpr std::string_view realm = "Tails Server";
 // `openssl passwd -stdin` silently cuts longer lines at 256 bytes.
 constexpr std::size_t password_max_length = 255;
-
-// A StringOption with one more rule, checked after the usual ones.
-class CheckedStringOption : public tails_server::StringOption {
- public:
-  using Check = std::function<void(std::string_view)>;  // returns, or throws with the reason
-  CheckedStringOption(std::string name, std::string description, std::string default_value,
-                      tails_server::StringRules rules, std::string extra_rule, Check check)
-      : StringOption(std::move(name), std::move(description), std::move(default_value), std::move(rules)),
-        extra_rule_(std::move(extra_rule)), check_(std::move(check)) {}
-  std::string accepted() const override { return StringOption::accepted() + ", " + extra_rule_; }
-  std::string parse(std::string_view input) const override {
-    std::string value = StringOption::parse(input);
-    try {
-      check_(value);
-    } catch (const std::invalid_argument& why) {
-      reject(input, why.what());
-    }
-    return value;
-  }
-
- private:
-  std::string extra_rule_;
-  Check check_;
-};
 
 constexpr std::string_view default_index =
     "<!DOCTYPE html>\n"
@@ -87,13 +62,12 @@ std::string listen_token(const std::string& address, std::int64_t port) {
 class NginxService : public tails_server::TailsService {
  public:
   NginxService() {
-    name = "nginx";
     description = "A web server for static web pages, reachable with Tor Browser.";
     client_application = "Tor Browser";
     documentation = TAILS_SERVER_HELP_DIR "/nginx.html";
     packages = {"nginx"};
     systemd_service = "nginx.service";
-    default_target_port = 8080;  // local; 80 is often taken by other web servers
+    default_local_port = 8080;   // local; 80 is often taken by other web servers
     default_virtual_port = 80;   // what Tor Browser uses for http://<onion>/
     icon_name = "text-html";
     persistent_paths = {std::string(default_site_root)};
@@ -102,14 +76,17 @@ class NginxService : public tails_server::TailsService {
     tails_server::StringRules root_rules;
     root_rules.min_length = 1;
     root_rules.max_length = 1024;
-    options.push_back(std::make_shared<CheckedStringOption>(
+    root_rules.check_accepts = "an absolute path other than / without '.' or '..' parts";
+    root_rules.check = [](std::string_view value) -> std::string {
+      if (value.front() != '/') return "not an absolute path (it must start with '/')";
+      if (value.find_first_not_of('/') == std::string_view::npos) return "serving the whole file system is refused";
+      for (const auto& part : std::filesystem::path(value).relative_path())
+        if (part == "." || part == "..") return "it has a '.' or '..' part";
+      return {};
+    };
+    options.push_back(std::make_shared<tails_server::StringOption>(
         "site-root", "Folder whose files the web site serves (created with a sample page if missing)",
-        std::string(default_site_root), root_rules, "an absolute path other than /",
-        [](std::string_view value) {
-          if (value.front() != '/') throw std::invalid_argument("not an absolute path (it must start with '/')");
-          if (value.find_first_not_of('/') == std::string_view::npos)
-            throw std::invalid_argument("serving the whole file system is refused");
-        }));
+        std::string(default_site_root), root_rules));
 
     options.push_back(std::make_shared<tails_server::BoolOption>(
         "basic-auth", "Ask visitors for a user name and password (HTTP basic authentication)", false));
@@ -118,12 +95,11 @@ class NginxService : public tails_server::TailsService {
     user_rules.min_length = 1;
     user_rules.max_length = 64;
     user_rules.forbidden = ":";
-    options.push_back(std::make_shared<CheckedStringOption>(
-        "basic-auth-user", "User name visitors give when basic-auth is on", "tails", user_rules,
-        "not starting with '#'", [](std::string_view value) {
-          // nginx reads a password-file line starting with '#' as a comment.
-          if (value.front() == '#') throw std::invalid_argument("starts with '#'");
-        }));
+    // nginx reads a password-file line starting with '#' as a comment.
+    user_rules.check_accepts = "not starting with '#'";
+    user_rules.check = [](std::string_view value) { return value.front() == '#' ? "starts with '#'" : ""; };
+    options.push_back(std::make_shared<tails_server::StringOption>(
+        "basic-auth-user", "User name visitors give when basic-auth is on", "tails", user_rules));
 
     tails_server::StringRules password_rules;
     password_rules.min_length = 1;
@@ -141,27 +117,26 @@ class NginxService : public tails_server::TailsService {
   void configure(ServiceContext& context) override {
     auto& host = context.host();
     const std::string site_root = context.option("site-root");
-    const auto root_path = host.path(site_root);
     const bool basic_auth = context.option_bool("basic-auth");
 
-    if (!std::filesystem::exists(root_path)) {
-      host.make_directory(root_path, FileSpec{"root", "root", 0755});
-      host.write_file(root_path / "index.html", default_index, FileSpec{"root", "root", 0644});
+    if (!host.exists(site_root)) {
+      host.make_directory(site_root, FileSpec{"root", "root", 0755});
+      host.write_file(site_root + "/index.html", default_index, FileSpec{"root", "root", 0644});
     }
 
     if (basic_auth) write_htpasswd(context);
-    else host.remove_file(host.path(htpasswd_file));
-    host.remove_file(host.path("/etc/nginx/sites-enabled/default"));
+    else host.remove_file(htpasswd_file);
+    host.remove_file("/etc/nginx/sites-enabled/default");
 
-    host.make_directory(host.path("/etc/nginx/sites-enabled"), FileSpec{"root", "root", 0755});
-    host.write_file(host.path(site_file), render_site(context), FileSpec{"root", "root", 0644});
+    host.make_directory("/etc/nginx/sites-enabled", FileSpec{"root", "root", 0755});
+    host.write_file(site_file, render_site(context), FileSpec{"root", "root", 0644});
 
-    // nginx's own checker, on the whole configuration that includes the site.
-    const auto main_config = host.path(main_config_file);
-    if (std::filesystem::exists(main_config)) {
-      RunResult check = host.run({"nginx", "-t", "-q", "-c", main_config.string()}, RunOptions{});
-      if (check.exit_code != 0)
-        throw HostError("nginx -t failed for " + main_config.string() + ":\n" + check.output);
+    // nginx's own checker, on the whole configuration that includes the
+    // site. Its output names files and directives, never a password.
+    if (host.exists(main_config_file)) {
+      const std::string main_config = host.path(main_config_file).string();
+      RunResult check = host.run({"nginx", "-t", "-q", "-c", main_config}, RunOptions{});
+      if (check.exit_code != 0) throw HostError("nginx -t failed for " + main_config + ":\n" + check.output);
     }
   }
 
@@ -239,7 +214,7 @@ class NginxService : public tails_server::TailsService {
     if (hashed.exit_code != 0 || hash.rfind("$6$", 0) != 0 || hash.find_first_of("\n:") != std::string::npos)
       throw HostError("openssl passwd failed (exit status " + std::to_string(hashed.exit_code) + ")");
 
-    host.write_file(host.path(htpasswd_file), user + ":" + hash + "\n", FileSpec{"root", "www-data", 0640});
+    host.write_file(htpasswd_file, user + ":" + hash + "\n", FileSpec{"root", "www-data", 0640});
   }
 };
 

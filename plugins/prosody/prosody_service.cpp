@@ -10,14 +10,13 @@
 // never on the command line ("prosodyctl register" would show them in ps).
 // "add-account" refuses an existing account; "set-password" changes the
 // password of an existing one.
-#include "common/tls_certificate.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
+#include <tails_server/tls_certificate.h>
 #include <tails_server/standard_options.h>
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,7 +134,6 @@ std::string lua_list(const std::vector<std::string>& items) {
 class ProsodyService : public tails_server::TailsService {
  public:
   ProsodyService() {
-    name = "prosody";
     description = "An XMPP (Jabber) chat server for instant messaging with your group.";
     client_application = "an XMPP client such as Pidgin or Gajim";
     documentation = TAILS_SERVER_HELP_DIR "/prosody.html";
@@ -143,7 +141,7 @@ class ProsodyService : public tails_server::TailsService {
     // traffic through Tor to other onion servers.
     packages = {"prosody", "prosody-modules"};
     systemd_service = "prosody.service";
-    default_target_port = 5222;
+    default_local_port = 5222;
     default_virtual_port = 5222;
     icon_name = "internet-group-chat";
     persistent_paths = {std::string(data_directory)};
@@ -179,17 +177,16 @@ class ProsodyService : public tails_server::TailsService {
     auto& host = context.host();
     const std::string domain = domain_of(context);
 
-    host.make_directory(host.path(config_directory), FileSpec{"root", "root", 0755});
-    host.make_directory(host.path(certificate_directory), FileSpec{"root", "prosody", 0750});
-    host.make_directory(host.path(data_directory), FileSpec{"prosody", "prosody", 0750});
-    host.make_directory(host.path(log_directory), FileSpec{"prosody", "adm", 0750});
+    host.make_directory(config_directory, FileSpec{"root", "root", 0755});
+    host.make_directory(certificate_directory, FileSpec{"root", "prosody", 0750});
+    host.make_directory(data_directory, FileSpec{"prosody", "prosody", 0750});
+    host.make_directory(log_directory, FileSpec{"prosody", "adm", 0750});
     // systemd makes it too (RuntimeDirectory=prosody); by hand it must exist.
-    host.make_directory(host.path(run_directory), FileSpec{"prosody", "prosody", 0755});
+    host.make_directory(run_directory, FileSpec{"prosody", "prosody", 0755});
 
     ensure_certificate(context, domain);
 
-    host.write_file(host.path(config_file), render_config(context, domain),
-                    FileSpec{"root", "prosody", 0640});
+    host.write_file(config_file, render_config(context, domain), FileSpec{"root", "prosody", 0640});
 
     // Prosody's own checker. It reads (runs) the file as root, like prosody.
     RunResult check = host.run({"prosodyctl", "--config", path_text(context, config_file), "check", "config"},
@@ -308,7 +305,7 @@ class ProsodyService : public tails_server::TailsService {
   // prosodyctl VERB -- JID: after "--" the JID is never read as an option.
   RunResult prosodyctl(ServiceContext& context, const std::string& verb, const std::string& jid,
                        const RunOptions& options) {
-    if (!std::filesystem::exists(context.host().path(config_file)))
+    if (!context.host().exists(config_file))
       throw HostError("prosody is not configured yet: " + path_text(context, config_file) + " is missing");
     return context.host().run({"prosodyctl", "--config", path_text(context, config_file), verb, "--", jid}, options);
   }
@@ -318,9 +315,9 @@ class ProsodyService : public tails_server::TailsService {
   void ensure_certificate(ServiceContext& context, const std::string& domain) {
     auto& host = context.host();
     const std::string base = std::string(certificate_directory) + "/" + domain;
-    const auto certificate = host.path(base + ".crt");
-    const auto key = host.path(base + ".key");
-    if (std::filesystem::exists(certificate) && std::filesystem::exists(key)) return;
+    const std::string certificate = base + ".crt";
+    const std::string key = base + ".key";
+    if (host.exists(certificate) && host.exists(key)) return;
 
     RunResult generated =
         host.run({"openssl", "genpkey", "-quiet", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"},
@@ -347,11 +344,8 @@ class ProsodyService : public tails_server::TailsService {
 
   std::string certificate_fingerprint(const ServiceContext& context) const {
     try {
-      const std::string domain = domain_of(context);
-      const auto certificate = context.host().path(std::string(certificate_directory) + "/" + domain + ".crt");
-      namespace tls = tails_server::plugins;
-      std::optional<std::string> pem = context.host().read_file(certificate, tls::max_certificate_size);
-      return pem ? tls::sha256_fingerprint(*pem) : std::string();
+      const std::string certificate = std::string(certificate_directory) + "/" + domain_of(context) + ".crt";
+      return tails_server::tls::certificate_fingerprint(context.host(), certificate).value_or("");
     } catch (const std::exception& error) {
       context.host().log(tails_server::LogLevel::Warning,
                          std::string("cannot read the certificate for its fingerprint: ") + error.what());

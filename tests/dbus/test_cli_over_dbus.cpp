@@ -4,6 +4,7 @@
 #include "bus_harness.h"
 
 #include <doctest/doctest.h>
+#include <tails_server/version.h>
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
@@ -74,7 +75,8 @@ TEST_CASE("list --all also shows each plugin file") {
   CHECK(list["mumble"]["plugin"].as<std::string>() == std::string(TAILS_SERVER_PLUGIN_OUTPUT_DIR) + "/mumble.so");
   // The SDK version each plugin was built against.
   for (const char* service : {"mumble", "prosody", "gobby", "nginx"})
-    CHECK(list[service]["sdk-version"].as<std::string>() == "1.1");
+    CHECK(list[service]["sdk-version"].as<std::string>() ==
+          std::to_string(TAILS_SERVER_API_MAJOR) + "." + std::to_string(TAILS_SERVER_API_MINOR));
 }
 
 TEST_CASE("info prints YAML with the service's keys and masks the password") {

@@ -26,8 +26,20 @@ set(stage ${WORK_DIR}/stage)
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
 
-run("installing the project into ${prefix}"
-    ${CMAKE_COMMAND} --install ${PROJECT_BINARY_DIR} --prefix ${prefix})
+# The SDK alone: its install component must be enough to build a plugin.
+run("installing the SDK component into ${prefix}"
+    ${CMAKE_COMMAND} --install ${PROJECT_BINARY_DIR} --prefix ${prefix} --component sdk)
+foreach(absent bin sbin libexec lib/systemd)
+  if(EXISTS ${prefix}/${absent})
+    message(FATAL_ERROR "the sdk component installed ${prefix}/${absent}: it must hold the SDK only")
+  endif()
+endforeach()
+foreach(present include/tails_server/plugin.h share/doc/tails-server-sdk/README.md
+        share/doc/tails-server-sdk/examples/plugin-template/example.cpp share/man/man7/tails-server-plugin.7)
+  if(NOT EXISTS ${prefix}/${present})
+    message(FATAL_ERROR "the sdk component did not install ${present}")
+  endif()
+endforeach()
 
 # Only the temporary prefix may provide the SDK.
 run("configuring the example plugin"
@@ -44,19 +56,13 @@ endif()
 
 run("building the example plugin" ${CMAKE_COMMAND} --build ${build})
 
-# Its install rule puts example.so in the SDK's plugin directory (with
-# DESTDIR, under ${stage}) with mode 0644.
-set(ENV{DESTDIR} ${stage})
-run("installing the example plugin" ${CMAKE_COMMAND} --install ${build})
-unset(ENV{DESTDIR})
+# Its install rule puts example.so in lib/tails-server/plugins under the
+# plugin's own prefix (${stage} here), not the SDK's, with mode 0644.
+run("installing the example plugin" ${CMAKE_COMMAND} --install ${build} --prefix ${stage})
 file(GLOB_RECURSE installed ${stage}/*/example.so)
-list(LENGTH installed count)
-if(NOT count EQUAL 1)
-  message(FATAL_ERROR "expected one installed example.so under ${stage}, found: ${installed}")
-endif()
-cmake_path(GET installed PARENT_PATH plugin_dir)
-if(NOT plugin_dir MATCHES "/tails-server/plugins$")
-  message(FATAL_ERROR "example.so was installed into ${plugin_dir}, not the plugin directory")
+set(plugin_dir ${stage}/lib/tails-server/plugins)
+if(NOT installed STREQUAL "${plugin_dir}/example.so")
+  message(FATAL_ERROR "expected ${plugin_dir}/example.so alone, found: ${installed}")
 endif()
 
 run("loading the installed example plugin" ${LOAD_PLUGINS} ${plugin_dir})

@@ -38,7 +38,6 @@ class FakeContext : public tails_server::ServiceContext {
   }
   std::string onion_address() const override { return {}; }
   std::vector<std::string> listen_addresses() const override { return {"127.0.0.1"}; }
-  fs::path state_directory() const override { return "/nonexistent"; }
 };
 
 std::string ping(tails_server::TailsService& service) {
@@ -201,7 +200,7 @@ TEST_CASE("a plugin with invalid metadata is refused naming the field") {
       {"name-mismatch", {"name 'another-name'", "'invalid-name-mismatch'"}},
       {"empty-packages", {"packages must list at least one"}},
       {"bad-package", {"packages[1] 'Not A Package'", "Debian package name"}},
-      {"port-zero", {"default_target_port is 0", "1 to 65535"}},
+      {"port-zero", {"default_local_port is 0", "1 to 65535"}},
       {"standard-option", {"options[1] name 'persistence'", "standard option"}},
       {"duplicate-option", {"options[1] name 'verbose'", "unique"}},
       {"bad-option-name", {"options[1] name 'Quiet_Mode'", "[a-z][a-z0-9-]*"}},

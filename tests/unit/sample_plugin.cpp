@@ -11,33 +11,32 @@ class SampleService : public tails_server::TailsService {
  public:
   SampleService() {
     using namespace tails_server;
-    name = SAMPLE_NAME;
     description = "A service for tests";
     client_application = "netcat";
     documentation = "https://example.invalid/doc";
     packages = {"coreutils"};
     systemd_service = "sample.service";
-    default_target_port = SAMPLE_PORT;
+    default_local_port = SAMPLE_PORT;
     icon_name = "network-server";
     persistent_paths = {"/var/lib/sample"};
     options = {
         std::make_shared<SecretOption>("password", "Password", 16),
         std::make_shared<StringOption>("motd", "Message of the day", "hello",
-                                       StringRules{0, 100, true, "", "", ""}),
+                                       StringRules{.min_length = 0, .max_length = 100, .allow_newlines = true}),
         std::make_shared<IntOption>("max-users", "Most users at once", 5, 1, 10),
         std::make_shared<EnumOption>("mode", "Mode", std::vector<std::string>{"fast", "safe"}, "safe"),
         std::make_shared<PortOption>("extra-port", "A second local port", SAMPLE_PORT + 1, true),
-        std::make_shared<ReadOnlyOption>("motd-length", "Length of the motd",
-                                         [](const ServiceContext& c) { return std::to_string(c.option("motd").size()); }),
+        std::make_shared<ReadOnlyOption>(
+            "motd-length", "Length of the motd",
+            [](const ServiceContext& c) { return std::to_string(c.option("motd").size()); }),
     };
     commands = {{"echo", "Echo a word and the secret's length", {"word"}, true}};
   }
 
   void configure(tails_server::ServiceContext& context) override {
     auto& host = context.host();
-    host.make_directory(host.path("/etc/sample"), {"root", "root", 0755});
-    host.write_file(host.path("/etc/sample/sample.conf"), "motd=" + context.option("motd") + "\n",
-                    {"root", "root", 0640});
+    host.make_directory("/etc/sample", {"root", "root", 0755});
+    host.write_file("/etc/sample/sample.conf", "motd=" + context.option("motd") + "\n", {"root", "root", 0640});
   }
 
   std::string run_command(tails_server::ServiceContext&, const std::string& command,

@@ -6,15 +6,15 @@
 
 using namespace tails_server::escape;
 
-TEST_CASE("Mumble ini values are always quoted and escaped") {
-  CHECK(mumble_ini("a,b") == "\"a,b\"");
-  CHECK(mumble_ini("pa;ss") == "\"pa;ss\"");
-  CHECK(mumble_ini("say \"hi\"\\") == "\"say \\\"hi\\\"\\\\\"");
-  CHECK(mumble_ini("l1\nl2\r\t") == "\"l1\\nl2\\r\\t\"");
-  CHECK(mumble_ini("@ByteArray(x)") == "\"@@ByteArray(x)\"");
-  CHECK(mumble_ini("a@b") == "\"a@b\"");
-  CHECK(mumble_ini("") == "\"\"");
-  CHECK_THROWS_AS(mumble_ini(std::string("a\x01", 2)), EscapeError);
+TEST_CASE("QSettings ini values are always quoted and escaped") {
+  CHECK(qsettings_ini("a,b") == "\"a,b\"");
+  CHECK(qsettings_ini("pa;ss") == "\"pa;ss\"");
+  CHECK(qsettings_ini("say \"hi\"\\") == "\"say \\\"hi\\\"\\\\\"");
+  CHECK(qsettings_ini("l1\nl2\r\t") == "\"l1\\nl2\\r\\t\"");
+  CHECK(qsettings_ini("@ByteArray(x)") == "\"@@ByteArray(x)\"");
+  CHECK(qsettings_ini("a@b") == "\"a@b\"");
+  CHECK(qsettings_ini("") == "\"\"");
+  CHECK_THROWS_AS(qsettings_ini(std::string("a\x01", 2)), EscapeError);
 }
 
 TEST_CASE("Lua strings cannot be ended early") {
@@ -40,4 +40,12 @@ TEST_CASE("nginx strings escape quotes and dollars") {
   CHECK(nginx_string("cost $5", false) == "\"cost $5\"");
   CHECK(nginx_dollar_definition() == "geo $tails_server_dollar { default \"$\"; }\n");
   CHECK_THROWS_AS(nginx_string("a\nb", true), EscapeError);
+}
+
+TEST_CASE("a format without quoting gets the value unchanged or a refusal naming the format") {
+  CHECK(unquoted("/var/lib/x", "a systemd unit word", " \t\"'\\") == "/var/lib/x");
+  CHECK_THROWS_WITH_AS(unquoted("a b", "a systemd unit word", " "), "a systemd unit word cannot hold ' '", EscapeError);
+  CHECK_THROWS_WITH_AS(unquoted(std::string("a\nb"), "a password-file line", ":"),
+                       "a password-file line cannot hold the control character 0x0A", EscapeError);
+  CHECK_THROWS_AS(unquoted("", "a password-file line", ":"), EscapeError);
 }

@@ -62,6 +62,32 @@ TEST_CASE("A string option refuses control characters and too long text") {
   CHECK(error_of(option, "a\x01").find("'a\\x01'") != std::string::npos);
 }
 
+TEST_CASE("A string option's check says what else is refused and accepted() words it") {
+  StringRules rules{.min_length = 1, .max_length = 64};
+  rules.check_accepts = "not starting with '#'";
+  rules.check = [](std::string_view value) { return value.front() == '#' ? "starts with '#'" : ""; };
+  StringOption option("user", "user", "tails", rules);
+  CHECK(option.parse("ta#ils") == "ta#ils");
+  CHECK(error_of(option, "#tails").find("starts with '#'") != std::string::npos);
+  CHECK(option.accepted().find(", not starting with '#'") != std::string::npos);
+  // The other rules come first: the check never sees an empty value.
+  CHECK(error_of(option, "").find("too short") != std::string::npos);
+  SecretOption secret("password", "password", 20, rules);
+  CHECK(error_of(secret, "#pw").find("starts with '#'") != std::string::npos);
+}
+
+TEST_CASE("Each option kind has one name") {
+  std::vector<std::pair<OptionPtr, std::string>> kinds = {
+      {std::make_shared<BoolOption>("b", "b", true), "boolean"},
+      {std::make_shared<IntOption>("i", "i", 1, 0, 2), "integer"},
+      {std::make_shared<PortOption>("p", "p", 80, true), "port"},
+      {std::make_shared<StringOption>("s", "s", ""), "string"},
+      {std::make_shared<EnumOption>("e", "e", std::vector<std::string>{"x"}, "x"), "enum"},
+      {std::make_shared<SecretOption>("k", "k", 8), "secret"},
+      {std::make_shared<ReadOnlyOption>("r", "r", [](const ServiceContext&) { return std::string(); }), "read-only"}};
+  for (const auto& [option, name] : kinds) CHECK(option->type_name() == name);
+}
+
 TEST_CASE("A string option that allows newlines still refuses other control characters") {
   StringOption option("motd", "motd", "", StringRules{0, 100, true, "", "", ""});
   CHECK(option.parse("line1\nline2") == "line1\nline2");

@@ -22,7 +22,7 @@
 namespace fs = std::filesystem;
 using namespace tails_server;
 using namespace std::chrono_literals;
-using tails_server::escape::mumble_ini;
+using tails_server::escape::qsettings_ini;
 using tails_server::test::DaemonProcess;
 using tails_server::test::probe_value;
 
@@ -74,30 +74,30 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("mumble_ini quotes every value and escapes what QSettings would interpret") {
-  CHECK(mumble_ini("") == R"~("")~");
-  CHECK(mumble_ini("plain") == R"~("plain")~");
+TEST_CASE("qsettings_ini quotes every value and escapes what QSettings would interpret") {
+  CHECK(qsettings_ini("") == R"~("")~");
+  CHECK(qsettings_ini("plain") == R"~("plain")~");
   // An unquoted ',' makes a list (the value becomes ""): quoting keeps it.
-  CHECK(mumble_ini("a,b") == R"~("a,b")~");
+  CHECK(qsettings_ini("a,b") == R"~("a,b")~");
   // An unquoted ';' starts a comment.
-  CHECK(mumble_ini("pa;ss") == R"~("pa;ss")~");
-  CHECK(mumble_ini("say \"hi\"") == R"~("say \"hi\"")~");
-  CHECK(mumble_ini("back\\slash") == R"~("back\\slash")~");
-  CHECK(mumble_ini("line1\nline2") == R"~("line1\nline2")~");
-  CHECK(mumble_ini("cr\rhere") == R"~("cr\rhere")~");
-  CHECK(mumble_ini("tab\there") == R"~("tab\there")~");
+  CHECK(qsettings_ini("pa;ss") == R"~("pa;ss")~");
+  CHECK(qsettings_ini("say \"hi\"") == R"~("say \"hi\"")~");
+  CHECK(qsettings_ini("back\\slash") == R"~("back\\slash")~");
+  CHECK(qsettings_ini("line1\nline2") == R"~("line1\nline2")~");
+  CHECK(qsettings_ini("cr\rhere") == R"~("cr\rhere")~");
+  CHECK(qsettings_ini("tab\there") == R"~("tab\there")~");
   // A leading '@' is read as a QVariant type even inside quotes: doubled.
-  CHECK(mumble_ini("@ByteArray(x)") == R"~("@@ByteArray(x)")~");
-  CHECK(mumble_ini("@") == R"~("@@")~");
-  CHECK(mumble_ini("a@b") == R"~("a@b")~");
+  CHECK(qsettings_ini("@ByteArray(x)") == R"~("@@ByteArray(x)")~");
+  CHECK(qsettings_ini("@") == R"~("@@")~");
+  CHECK(qsettings_ini("a@b") == R"~("a@b")~");
   // Quoting keeps leading and trailing spaces.
-  CHECK(mumble_ini(" spaced ") == R"~(" spaced ")~");
-  CHECK(mumble_ini("a # hash") == R"~("a # hash")~");
-  CHECK(mumble_ini("Ünïcödé ☃") == "\"Ünïcödé ☃\"");
-  CHECK(mumble_ini("@Invalid(x),p;w\"d\\") == R"~("@@Invalid(x),p;w\"d\\")~");
-  CHECK_THROWS_AS(mumble_ini(std::string("a\x01" "b")), escape::EscapeError);
-  CHECK_THROWS_AS(mumble_ini(std::string("a\x7f")), escape::EscapeError);
-  CHECK_THROWS_AS(mumble_ini(std::string("nul\0byte", 8)), escape::EscapeError);
+  CHECK(qsettings_ini(" spaced ") == R"~(" spaced ")~");
+  CHECK(qsettings_ini("a # hash") == R"~("a # hash")~");
+  CHECK(qsettings_ini("Ünïcödé ☃") == "\"Ünïcödé ☃\"");
+  CHECK(qsettings_ini("@Invalid(x),p;w\"d\\") == R"~("@@Invalid(x),p;w\"d\\")~");
+  CHECK_THROWS_AS(qsettings_ini(std::string("a\x01" "b")), escape::EscapeError);
+  CHECK_THROWS_AS(qsettings_ini(std::string("a\x7f")), escape::EscapeError);
+  CHECK_THROWS_AS(qsettings_ini(std::string("nul\0byte", 8)), escape::EscapeError);
 }
 
 TEST_CASE("mumble: allow-lan makes murmurd bind every IPv4 and every IPv6 address") {

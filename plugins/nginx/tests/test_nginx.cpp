@@ -190,6 +190,8 @@ TEST_CASE("nginx: options are checked at the boundary") {
   CHECK(refused("site-root", "//"));
   CHECK(refused("site-root", "/srv/two\nlines"));
   CHECK(refused("site-root", ""));
+  CHECK(refused("site-root", "/var/www/../../etc"));
+  CHECK(refused("site-root", "/srv/./site"));
   CHECK(refused("basic-auth-user", "a:b"));
   CHECK(refused("basic-auth-user", "#comment"));
   CHECK(refused("basic-auth-user", ""));

@@ -345,7 +345,6 @@ class OnionContext : public tails_server::ServiceContext {
   }
   std::string onion_address() const override { return onion; }
   std::vector<std::string> listen_addresses() const override { return {"127.0.0.1"}; }
-  std::filesystem::path state_directory() const override { return host_.path("/var/lib/tails-server/prosody"); }
 
   std::string onion = "tailstestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxd.onion";
 
@@ -370,9 +369,9 @@ TEST_CASE("prosody: with an onion address the domain and both onion ports and th
   auto ports = service->onion_ports(context);
   REQUIRE(ports.size() == 2);
   CHECK(ports[0].virtual_port == 5222);
-  CHECK(ports[0].target_port == 47123);
+  CHECK(ports[0].local_port == 47123);
   CHECK(ports[1].virtual_port == 5269);  // mod_onions always dials port 5269 of a remote onion
-  CHECK(ports[1].target_port == 47124);
+  CHECK(ports[1].local_port == 47124);
 
   service->configure(context);
   const std::string cfg = plugin_test::read_file(tmp / "etc/prosody/prosody.cfg.lua");

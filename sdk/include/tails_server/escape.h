@@ -1,12 +1,17 @@
-// Escapers for the config formats of the services we run. Every value a
-// plugin writes into a config file goes through one of these. The rules come
-// from experiments with the real programs; what each program does with an
-// unescaped value is in docs/services.md#escapers of the Tails Server
-// sources.
+// Escapers named after config formats. Every value a plugin writes into a
+// config file goes through one of these, or through a strict rule of its
+// option (option.h: StringRules). The rules come from experiments with the
+// real programs; what each program does with an unescaped value is in
+// docs/services.md#escapers of the Tails Server sources.
 //
 // Each returns the complete token to write after "key=" (with its quotes,
 // where the format has them) and throws EscapeError for a value the format
 // cannot carry.
+//
+// A format with no quoting at all (a word in a systemd unit, a line of a
+// password file): never alter the value, refuse it. unquoted() does that;
+// give its option a StringRules that refuses the same characters, so the
+// user hears of it when setting the value rather than at configure().
 #pragma once
 
 #include <tails_server/version.h>
@@ -33,11 +38,11 @@ inline bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 }
 }  // namespace detail
 
-// A value for murmurd's QSettings ini: always quoted (an unquoted ',' makes
+// A value for a Qt QSettings ini file (murmurd's): always quoted (an unquoted ',' makes
 // the value empty, ';' starts a comment); '\' '"' LF CR TAB escaped; a
 // leading '@' doubled (QSettings reads "@Type(...)" even inside quotes).
 // Other control characters are refused.
-inline std::string mumble_ini(std::string_view value) {
+inline std::string qsettings_ini(std::string_view value) {
   std::string out = "\"";
   if (!value.empty() && value.front() == '@') out += '@';
   for (unsigned char c : value) {
@@ -48,11 +53,37 @@ inline std::string mumble_ini(std::string_view value) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (detail::is_control(c)) detail::refuse("a Mumble ini value", c);
+        if (detail::is_control(c)) detail::refuse("a QSettings ini value", c);
         out += static_cast<char>(c);
     }
   }
   return out + "\"";
+}
+
+// `value` unchanged, for a format that has no quoting: throws EscapeError,
+// naming `format` and the character, if it is empty or holds a control
+// character or one of `forbidden` (the format's separators, e.g. " \t:#").
+inline std::string unquoted(std::string_view value, std::string_view format, std::string_view forbidden) {
+  if (value.empty()) throw EscapeError(std::string(format) + " cannot hold an empty value");
+  for (unsigned char c : value) {
+    if (detail::is_control(c)) detail::refuse(format, c);
+    if (forbidden.find(static_cast<char>(c)) != std::string_view::npos)
+      throw EscapeError(std::string(format) + " cannot hold '" + static_cast<char>(c) + "'");
+  }
+  return std::string(value);
+}
+
+// A word of a systemd unit file, e.g. a path in ExecStart= or
+// ReadWritePaths=: systemd reads '%' '$' '\\' quotes and spaces in its own
+// ways, so only [A-Za-z0-9/._+-] is taken, unchanged; anything else throws.
+inline std::string systemd_word(std::string_view value) {
+  bool ok = !value.empty();
+  for (char c : value)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' ||
+                c == '_' || c == '+' || c == '-');
+  if (!ok)
+    throw EscapeError("a systemd unit word takes only letters, digits and '/._+-', not '" + std::string(value) + "'");
+  return std::string(value);
 }
 
 // A Lua string literal for prosody.cfg.lua. The config is Lua run as root by

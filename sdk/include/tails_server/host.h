@@ -55,28 +55,49 @@ class TAILS_SERVER_EXPORT Host {
  public:
   virtual ~Host() = default;
 
-  // Where the system path `absolute` (e.g. "/etc/mumble-server.ini") lies on
-  // this host: the path itself in production, or the same path under the
-  // configured root directory in tests.
+  // Files are named by their system path, e.g. "/etc/mumble-server.ini":
+  // absolute, without "." or ".." parts. The host puts every such path under
+  // its root (a temporary directory in tests), so a plugin cannot write
+  // outside it. Throws HostError for any other path.
+
+  // The file `absolute` as it lies on this host: the path itself in
+  // production, under the root in tests. For text that names a file (a
+  // config value, an argument to a program); never pass it back to the
+  // file calls below, which take the system path.
   virtual std::filesystem::path path(std::string_view absolute) const = 0;
 
   // Replaces `file` atomically: writes a temporary file beside it, applies
   // owner, group and mode, fsyncs it and renames it into place. Missing
-  // parent directories are created root:root 0755. Throws HostError; the old
-  // file is then unchanged.
-  virtual void write_file(const std::filesystem::path& file, std::string_view content,
-                          const FileSpec& spec) = 0;
+  // parent directories are created root:root 0755. No symbolic link on the
+  // way is followed. Throws HostError; the old file is then unchanged.
+  virtual void write_file(std::string_view file, std::string_view content, const FileSpec& spec) = 0;
 
   // Creates `directory` and missing parents (parents root:root 0755), then
   // applies `spec` to `directory`. Throws HostError.
-  virtual void make_directory(const std::filesystem::path& directory, const FileSpec& spec) = 0;
+  virtual void make_directory(std::string_view directory, const FileSpec& spec) = 0;
 
   // Removes `file` if it exists (not directories). Throws HostError.
-  virtual void remove_file(const std::filesystem::path& file) = 0;
+  virtual void remove_file(std::string_view file) = 0;
+
+  // Reads `file` (e.g. a certificate in a directory the service's account
+  // may write), following no symbolic link and never blocking: nullopt if it
+  // does not exist. Throws HostError naming the file if it is a link, a FIFO,
+  // a device or anything but a regular file, or larger than `max_bytes`.
+  virtual std::optional<std::string> read_file(std::string_view file, std::size_t max_bytes) = 0;
+
+  // Whether anything (a file, a directory, a link) is at `path`. The last
+  // part is not followed if it is a link; links on the way are.
+  virtual bool exists(std::string_view path) const = 0;
+
+  // Whether the system has this user or this group (getpwnam_r and
+  // getgrnam_r on the host's account databases).
+  virtual bool user_exists(std::string_view user) const = 0;
+  virtual bool group_exists(std::string_view group) const = 0;
 
   // Runs argv[0] (found in PATH) with the given arguments, without a shell,
   // and waits for it. Throws HostError if it cannot be started or times out;
-  // a non-zero exit status is returned, not thrown.
+  // a non-zero exit status is returned, not thrown. Name files in argv with
+  // path().
   virtual RunResult run(const std::vector<std::string>& argv, const RunOptions& options) = 0;
 
   // A password of `length` characters drawn from the kernel's CSPRNG, in an
@@ -85,13 +106,6 @@ class TAILS_SERVER_EXPORT Host {
 
   // Logs a message under the plugin's name. Never pass secrets.
   virtual void log(LogLevel level, std::string_view message) = 0;
-
-  // Reads `file` (e.g. a certificate in a directory the service's account
-  // may write), following no symbolic link and never blocking: nullopt if it
-  // does not exist. Throws HostError naming the file if it is a link, a FIFO,
-  // a device or anything but a regular file, or larger than `max_bytes`.
-  // Since API 1.1; declared last, so the vtable of 1.0 is unchanged.
-  virtual std::optional<std::string> read_file(const std::filesystem::path& file, std::size_t max_bytes) = 0;
 };
 
 }  // namespace tails_server

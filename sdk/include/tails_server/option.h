@@ -44,8 +44,9 @@ class TAILS_SERVER_EXPORT TailsServiceOption {
   std::string name_in_gui;
 
   virtual OptionKind kind() const = 0;
-  // "boolean", "integer", "port", "string", "enum", "secret", "read-only".
-  virtual std::string type_name() const = 0;
+  // The kind in words: "boolean", "integer", "port", "string", "enum",
+  // "secret", "read-only".
+  std::string type_name() const;
   // What values are accepted, in words ("true or false", "1 to 100").
   virtual std::string accepted() const = 0;
   // The canonical text of `input`; throws OptionError if it is not accepted.
@@ -75,7 +76,6 @@ class TAILS_SERVER_EXPORT BoolOption : public TailsServiceOption {
   BoolOption(std::string name, std::string description, bool default_value)
       : TailsServiceOption(std::move(name), std::move(description)), default_(default_value) {}
   OptionKind kind() const override { return OptionKind::Boolean; }
-  std::string type_name() const override { return "boolean"; }
   std::string accepted() const override { return "true or false"; }
   std::string parse(std::string_view input) const override;
   std::string default_value(Host&) const override { return default_ ? "true" : "false"; }
@@ -91,7 +91,6 @@ class TAILS_SERVER_EXPORT IntOption : public TailsServiceOption {
       : TailsServiceOption(std::move(name), std::move(description)),
         default_(default_value), min_(min), max_(max) {}
   OptionKind kind() const override { return OptionKind::Integer; }
-  std::string type_name() const override { return "integer"; }
   std::string accepted() const override;
   std::string parse(std::string_view input) const override;
   std::string default_value(Host&) const override { return std::to_string(default_); }
@@ -110,14 +109,14 @@ class TAILS_SERVER_EXPORT PortOption : public IntOption {
       : IntOption(std::move(name), std::move(description), default_value, 1, 65535),
         local_(local) {}
   OptionKind kind() const override { return OptionKind::Port; }
-  std::string type_name() const override { return "port"; }
   bool is_local() const { return local_; }
 
  private:
   bool local_;
 };
 
-// Rules for StringOption and SecretOption values.
+// Rules for StringOption and SecretOption values. Every field has a default,
+// so designated initializers may name only some: {.max_length = 64}.
 struct StringRules {
   std::size_t min_length = 0;
   std::size_t max_length = 255;
@@ -125,11 +124,17 @@ struct StringRules {
   // (bytes below 0x20 and 0x7F) are always refused.
   bool allow_newlines = false;
   // Characters refused in addition to control characters.
-  std::string forbidden;
+  std::string forbidden{};
   // If not empty, the only characters accepted (e.g. a user-name alphabet).
-  std::string allowed;
+  std::string allowed{};
   // Words for the accepted set, used in errors when `allowed` is set.
-  std::string allowed_description;
+  std::string allowed_description{};
+  // One more rule, for what the fields above cannot say ("must start with
+  // '/'", "no space at either end"): returns why `value` is refused, or ""
+  // to accept it. Runs after the other rules. `check_accepts` says in words
+  // what it accepts ("not starting with '#'"); accepted() adds it.
+  std::function<std::string(std::string_view value)> check{};
+  std::string check_accepts{};
 };
 
 class TAILS_SERVER_EXPORT StringOption : public TailsServiceOption {
@@ -139,7 +144,6 @@ class TAILS_SERVER_EXPORT StringOption : public TailsServiceOption {
       : TailsServiceOption(std::move(name), std::move(description)),
         default_(std::move(default_value)), rules_(std::move(rules)) {}
   OptionKind kind() const override { return OptionKind::String; }
-  std::string type_name() const override { return "string"; }
   std::string accepted() const override;
   std::string parse(std::string_view input) const override;
   std::string default_value(Host&) const override { return default_; }
@@ -157,7 +161,6 @@ class TAILS_SERVER_EXPORT EnumOption : public TailsServiceOption {
       : TailsServiceOption(std::move(name), std::move(description)),
         choices_(std::move(choices)), default_(std::move(default_value)) {}
   OptionKind kind() const override { return OptionKind::Enum; }
-  std::string type_name() const override { return "enum"; }
   std::string accepted() const override;
   std::string parse(std::string_view input) const override;
   std::string default_value(Host&) const override { return default_; }
@@ -178,7 +181,6 @@ class TAILS_SERVER_EXPORT SecretOption : public StringOption {
       : StringOption(std::move(name), std::move(description), {}, std::move(rules)),
         generated_length_(generated_length) {}
   OptionKind kind() const override { return OptionKind::Secret; }
-  std::string type_name() const override { return "secret"; }
   std::string parse(std::string_view input) const override;
   std::string default_value(Host& host) const override;
   bool is_secret() const override { return true; }
@@ -194,7 +196,6 @@ class TAILS_SERVER_EXPORT ReadOnlyOption : public TailsServiceOption {
   ReadOnlyOption(std::string name, std::string description, Compute compute)
       : TailsServiceOption(std::move(name), std::move(description)), compute_(std::move(compute)) {}
   OptionKind kind() const override { return OptionKind::ReadOnly; }
-  std::string type_name() const override { return "read-only"; }
   std::string accepted() const override { return "nothing: this value is read-only"; }
   std::string parse(std::string_view input) const override;
   std::string default_value(Host&) const override { return {}; }

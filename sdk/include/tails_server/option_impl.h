@@ -90,6 +90,19 @@ inline std::string IntOption::accepted() const {
   return "a whole number from " + std::to_string(min_) + " to " + std::to_string(max_);
 }
 
+inline std::string TailsServiceOption::type_name() const {
+  switch (kind()) {
+    case OptionKind::Boolean: return "boolean";
+    case OptionKind::Integer: return "integer";
+    case OptionKind::Port: return "port";
+    case OptionKind::String: return "string";
+    case OptionKind::Enum: return "enum";
+    case OptionKind::Secret: return "secret";
+    case OptionKind::ReadOnly: return "read-only";
+  }
+  return "unknown";
+}
+
 inline std::string IntOption::parse(std::string_view input) const {
   std::int64_t value = 0;
   auto [end, error] = std::from_chars(input.data(), input.data() + input.size(), value);
@@ -108,6 +121,7 @@ inline std::string StringOption::accepted() const {
   text += rules_.allow_newlines ? ", no control characters except line breaks"
                                 : ", no control characters or line breaks";
   if (!rules_.forbidden.empty()) text += ", none of '" + rules_.forbidden + "'";
+  if (!rules_.check_accepts.empty()) text += ", " + rules_.check_accepts;
   return text;
 }
 
@@ -122,6 +136,10 @@ inline std::string StringOption::parse(std::string_view input) const {
       reject(input, std::string("contains '") + static_cast<char>(c) + "'");
     if (!rules_.allowed.empty() && rules_.allowed.find(static_cast<char>(c)) == std::string::npos)
       reject(input, "contains a character that is not accepted");
+  }
+  if (rules_.check) {
+    std::string why = rules_.check(input);
+    if (!why.empty()) reject(input, why);
   }
   return std::string(input);
 }

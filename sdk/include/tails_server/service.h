@@ -10,7 +10,6 @@
 #include <tails_server/version.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,15 +36,14 @@ class TAILS_SERVER_EXPORT ServiceContext {
   // dual-stack (IPV6_V6ONLY off); see listens_on_lan().
   virtual std::vector<std::string> listen_addresses() const = 0;
   bool listens_on_lan() const { return listen_addresses().size() > 1; }
-  // A directory only root can read (0700), kept with the service's state.
-  virtual std::filesystem::path state_directory() const = 0;
 };
 
 // One port of the onion service: clients connect to `virtual_port` at the
-// onion address, and Tor forwards to `target_port` on loopback.
+// onion address, and Tor forwards to `local_port` on loopback. The same two
+// names as the standard options "virtual-port" and "local-port".
 struct OnionPort {
   std::uint16_t virtual_port;
-  std::uint16_t target_port;
+  std::uint16_t local_port;
 };
 
 // What a client needs to connect, as ordered (label, value) pairs, plus a
@@ -72,14 +70,17 @@ class TAILS_SERVER_EXPORT TailsService {
   TailsService(const TailsService&) = delete;
   TailsService& operator=(const TailsService&) = delete;
 
+  // Set by TAILS_SERVER_PLUGIN (plugin.h) after the constructor; never set
+  // it yourself. An identifier: [a-z][a-z0-9-]{0,31}, e.g. "mumble".
+  std::string name;
+
   // Required attributes.
-  std::string name;                // identifier: [a-z][a-z0-9-]*, e.g. "mumble"
   std::string description;         // one sentence
   std::string client_application;  // what clients run, e.g. "Mumble"
   std::string documentation;       // URL or path of the user documentation
   std::vector<std::string> packages;
   std::string systemd_service;     // unit name, e.g. "nginx.service"
-  std::uint16_t default_target_port = 0;
+  std::uint16_t default_local_port = 0;  // default of "local-port": what the service binds
   std::string icon_name;           // freedesktop icon name
 
   // Optional attributes.
@@ -87,16 +88,28 @@ class TAILS_SERVER_EXPORT TailsService {
   std::vector<OptionPtr> options;  // the service's own; the core adds the standard ones
   std::string name_in_gui;                 // defaults to name
   std::string client_application_in_gui;  // defaults to client_application
-  std::uint16_t default_virtual_port = 0;  // defaults to default_target_port
+  std::uint16_t default_virtual_port = 0;  // default of "virtual-port"; 0: default_local_port
   std::vector<ServiceCommand> commands;
 
   // Hooks around the work the core does itself (apt, systemd, Tor), which
   // is asynchronous so the daemon stays responsive. Each default does
   // nothing; override one only where the service needs more.
+  //
+  // A hook fails by throwing: HostError for work on the system, OptionError
+  // for a value the service cannot use, std::exception for anything else.
+  // what() reaches the user as it is, so it names the file, program or
+  // option and never holds a secret. The core then stops the operation;
+  // after configure() the old configuration stays (write_file is atomic).
+  // Run the program's own config check in configure() (nginx -t, prosodyctl
+  // check config) and throw with its output, after cutting any line that
+  // may echo a secret from the file. A hook that crashes (a signal) puts the
+  // plugin aside until `tails-server plugin retry`.
 
   // After the core installed `packages`: extra set-up such as a system user.
   virtual void install(ServiceContext&) {}
-  // Writes the service's configuration from its options.
+  // Writes the service's configuration from its options: every value through
+  // an escaper of escape.h or a strict rule of its option. Called before
+  // each start and after each option change.
   virtual void configure(ServiceContext&) {}
   // After configure(), before the core starts `systemd_service`.
   virtual void start(ServiceContext&) {}

@@ -3,11 +3,13 @@
 
 #include <cstddef>  // defines _GLIBCXX_USE_CXX11_ABI
 
-// Bump MAJOR for any change that breaks plugins built against an older SDK
-// (layout of a public class, a removed or reordered virtual function).
-// Bump MINOR when the SDK grows in a way older plugins are unaffected by.
-#define TAILS_SERVER_API_MAJOR 1
-#define TAILS_SERVER_API_MINOR 1
+// The policy (sdk/README.md): MAJOR changes when a plugin built against an
+// older SDK would break (a public class's layout, a removed or reordered
+// virtual function, a renamed field); the host loads only its own MAJOR.
+// MINOR grows when the SDK grows in a way older plugins are unaffected by;
+// the host loads plugins of its MINOR or lower.
+#define TAILS_SERVER_API_MAJOR 2
+#define TAILS_SERVER_API_MINOR 0
 
 #define TAILS_SERVER_STR_(x) #x
 #define TAILS_SERVER_STR(x) TAILS_SERVER_STR_(x)

@@ -1,28 +1,29 @@
-#include "systemd_unit.h"
+// The sandboxing a service's systemd unit should have, for plugins that
+// write their own unit (mumble and gobby do, so that the service runs with
+// the config file Tails Server writes). Put every value of the unit through
+// escape::systemd_word.
+#pragma once
 
-#include <stdexcept>
+#include <tails_server/escape.h>
 
-namespace tails_server::plugins {
+#include <string>
+#include <vector>
 
-const std::string& unit_literal(const std::string& value) {
-  bool ok = !value.empty();
-  for (char c : value) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
-                   c == '.' || c == '_' || c == '+' || c == '-';
-    if (!allowed) ok = false;
-  }
-  if (!ok) throw std::invalid_argument("not usable in a systemd unit file: '" + value + "'");
-  return value;
-}
+namespace tails_server::systemd {
 
-std::string unit_hardening(const std::vector<std::string>& writable_paths) {
+// The [Service] lines every service unit gets: no new privileges or
+// capabilities, the file system read-only except `writable_paths`, no
+// devices, kernel settings or namespaces, a system-call filter, and no D-Bus
+// (so no RPC, and no mDNS announcement on the LAN through Avahi). Throws
+// escape::EscapeError for a path systemd_word refuses.
+inline std::string unit_hardening(const std::vector<std::string>& writable_paths) {
   std::string out;
   out += "NoNewPrivileges=yes\n";
   out += "CapabilityBoundingSet=\n";
   out += "ProtectSystem=strict\n";
   out += "ReadWritePaths=";
   for (std::size_t i = 0; i < writable_paths.size(); ++i)
-    out += (i ? " " : "") + unit_literal(writable_paths[i]);
+    out += (i ? " " : "") + escape::systemd_word(writable_paths[i]);
   out += "\n";
   out += "ProtectHome=yes\n";
   out += "PrivateTmp=yes\n";
@@ -44,4 +45,4 @@ std::string unit_hardening(const std::vector<std::string>& writable_paths) {
   return out;
 }
 
-}  // namespace tails_server::plugins
+}  // namespace tails_server::systemd
