@@ -51,7 +51,7 @@ class ServiceFirewall {
     std::filesystem::path record;
     // Tests: the directory of the firewall programs (iptables-save, nft, …);
     // "": found as Firewall::Options says.
-    std::filesystem::path program_dir;
+    std::filesystem::path program_dir{};
   };
 
   // Throws FirewallError for an unknown backend or a bad user name.

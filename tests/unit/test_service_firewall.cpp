@@ -38,7 +38,10 @@ struct Fixture {
     }
   }
   ServiceFirewall::Options options(const std::string& backend) const {
-    return {.backend = backend, .program_dir = tmp / "bin"};
+    ServiceFirewall::Options options;
+    options.backend = backend;
+    options.program_dir = tmp / "bin";
+    return options;
   }
   std::string calls() const {
     std::ifstream in(tmp / "calls");
