@@ -67,8 +67,9 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
         config.persistence_root = absolute_path(file, key, value);
       } else if (key == "firewall_backend") {
         config.firewall_backend = scalar(file, key, value);
-        if (config.firewall_backend != "iptables" && config.firewall_backend != "nftables")
-          throw ConfigError(where(file, value) + ": 'firewall_backend' must be iptables or nftables, got '" +
+        if (config.firewall_backend != "iptables" && config.firewall_backend != "nftables" &&
+            config.firewall_backend != firewall_backend_none)
+          throw ConfigError(where(file, value) + ": 'firewall_backend' must be iptables, nftables or none, got '" +
                             config.firewall_backend + "'");
       } else if (key == "autostart_package_wait") {
         std::string text = scalar(file, key, value);

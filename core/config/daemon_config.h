@@ -19,6 +19,7 @@ struct DaemonConfig {
   std::string tor_control = "unix:/run/tor/control";
   std::filesystem::path tor_cookie = "/run/tor/control.authcookie";
   std::filesystem::path persistence_root = "/live/persistence/TailsData_unlocked";
+  // "iptables", "nftables" or "none" (firewall_backend_none).
   std::string firewall_backend = "iptables";
   // How long autostart waits for a service's missing packages, in seconds
   // (on Tails, Additional Software installs them after the unlock).
@@ -29,6 +30,10 @@ class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// firewall_backend: none leaves the host's firewall alone: no program runs
+// and no service gets rules. For plugin development only (the harness).
+inline constexpr const char* firewall_backend_none = "none";
 
 inline constexpr const char* default_config_file = "/etc/tails-server/config.yaml";
 // Colon-separated extra plugin directories, for development.

@@ -64,6 +64,9 @@ int serve(const core::DaemonConfig& config) {
   lifecycle_options.tor_control = config.tor_control;
   lifecycle_options.tor_cookie = config.tor_cookie.string();
   lifecycle_options.firewall_backend = config.firewall_backend;
+  if (config.firewall_backend == core::firewall_backend_none)
+    log::warning("the firewall is off (firewall_backend: none): no firewall program runs and no service gets "
+                 "firewall rules; for plugin development only, never on Tails");
   if (!config.runtime_dir.empty()) lifecycle_options.firewall_record = config.runtime_dir / "firewall.json";
   lifecycle_options.package_wait = std::chrono::seconds(config.autostart_package_wait);
   // Applies the enabled services' rules now.

@@ -1,5 +1,6 @@
 #include "firewall/service_firewall.h"
 
+#include "config/daemon_config.h"
 #include "firewall/rules_record.h"
 #include "util/log.h"
 
@@ -30,10 +31,14 @@ std::uint64_t now_usec(sd_event* event) {
 
 ServiceFirewall::ServiceFirewall(ServiceManager& manager, sd_event* event, Options options)
     : manager_(manager), event_(event), options_(std::move(options)) {
-  if (options_.backend.empty()) return;
+  if (options_.backend.empty() || options_.backend == firewall_backend_none) return;
   Firewall::Options firewall;
   firewall.backend = parse_firewall_backend(options_.backend);
   firewall.tor_user = options_.tor_user;
+  if (!options_.program_dir.empty())
+    for (auto* program : {&firewall.iptables_restore, &firewall.ip6tables_restore, &firewall.iptables_save,
+                          &firewall.ip6tables_save, &firewall.nft})
+      *program = (options_.program_dir / *program).string();
   firewall_.emplace(firewall);
   if (!options_.record.empty()) recorded_ = load_firewall_record(options_.record);
   if (options_.watch && event_) start_watch();

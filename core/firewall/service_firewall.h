@@ -37,8 +37,9 @@ class ServiceManager;
 class ServiceFirewall {
  public:
   struct Options {
-    // "" (tests that must not touch any firewall): every call is a no-op.
-    // "iptables" or "nftables".
+    // "iptables" or "nftables". "none" (firewall_backend: none, for plugin
+    // development) or "" (tests): no firewall program ever runs, nothing is
+    // watched, and every call is a no-op.
     std::string backend;
     std::string tor_user = "debian-tor";
     // Watch for a wiped ruleset (needs `event`).
@@ -48,6 +49,9 @@ class ServiceFirewall {
     std::chrono::milliseconds check_interval{0};
     // The record of the rules applied (rules_record.h); "": none is kept.
     std::filesystem::path record;
+    // Tests: the directory of the firewall programs (iptables-save, nft, …);
+    // "": found as Firewall::Options says.
+    std::filesystem::path program_dir{};
   };
 
   // Throws FirewallError for an unknown backend or a bad user name.

@@ -79,8 +79,8 @@ class Lifecycle {
     // Tor's control endpoint ("unix:/path" or "127.0.0.1:9051") and cookie.
     std::string tor_control = "unix:/run/tor/control";
     std::string tor_cookie = "/run/tor/control.authcookie";
-    // "iptables" or "nftables" (DaemonConfig::firewall_backend); "" (the
-    // default, for tests on the host): no firewall rules at all.
+    // "iptables" or "nftables" (DaemonConfig::firewall_backend); "none" or
+    // "" (the default, for tests on the host): no firewall rules at all.
     std::string firewall_backend;
     // Where the rules applied are recorded (DaemonConfig::runtime_dir /
     // firewall.json); "": nowhere, and a crashed plugin's service loses its

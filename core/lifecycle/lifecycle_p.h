@@ -78,7 +78,7 @@ struct Lifecycle::Impl {
   AptInstaller apt;
   UnitControl units;
   OnionPublisher publisher;
-  ServiceFirewall firewall;  // the services' rules in the kernel (none if options.firewall_backend is "")
+  ServiceFirewall firewall;  // the services' rules in the kernel (none if options.firewall_backend is "none" or "")
   TorState tor_state = TorState::NotRunning;
   std::string tor_detail = "not connected yet";
   std::map<std::string, std::string> operations;  // service → state of the operation in progress

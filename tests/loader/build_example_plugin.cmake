@@ -29,11 +29,10 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 # The SDK alone: its install component must be enough to build a plugin.
 run("installing the SDK component into ${prefix}"
     ${CMAKE_COMMAND} --install ${PROJECT_BINARY_DIR} --prefix ${prefix} --component sdk)
-foreach(absent bin sbin libexec lib/systemd)
-  if(EXISTS ${prefix}/${absent})
-    message(FATAL_ERROR "the sdk component installed ${prefix}/${absent}: it must hold the SDK only")
-  endif()
-endforeach()
+file(GLOB programs ${prefix}/bin/* ${prefix}/sbin/* ${prefix}/libexec/*)
+if(NOT programs STREQUAL "${prefix}/bin/tails-server-plugin-harness" OR EXISTS ${prefix}/lib/systemd)
+  message(FATAL_ERROR "the sdk component installed more than the SDK and its harness: ${programs}")
+endif()
 foreach(present include/tails_server/plugin.h share/doc/tails-server-sdk/README.md
         share/doc/tails-server-sdk/examples/plugin-template/example.cpp share/man/man7/tails-server-plugin.7)
   if(NOT EXISTS ${prefix}/${present})

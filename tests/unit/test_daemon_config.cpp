@@ -46,6 +46,12 @@ TEST_CASE("Settings in the config file and the plugin path variable are read") {
   CHECK(config.autostart_package_wait == 20);
 }
 
+TEST_CASE("The firewall backend none is accepted for plugin development") {
+  TempDir tmp;
+  std::ofstream(tmp / "none.yaml") << "firewall_backend: none\n";
+  CHECK(load_daemon_config(tmp / "none.yaml").firewall_backend == firewall_backend_none);
+}
+
 TEST_CASE("An error in the config names the file and the line and says what is accepted") {
   TempDir tmp;
   std::ofstream(tmp / "unknown.yaml") << "root: /\nplugins_dir: /x\n";
@@ -60,7 +66,7 @@ TEST_CASE("An error in the config names the file and the line and says what is a
   CHECK(error_of(tmp / "syntax.yaml").find("syntax.yaml:") != std::string::npos);
 
   std::ofstream(tmp / "firewall.yaml") << "firewall_backend: ufw\n";
-  CHECK(error_of(tmp / "firewall.yaml").find("iptables or nftables") != std::string::npos);
+  CHECK(error_of(tmp / "firewall.yaml").find("iptables, nftables or none") != std::string::npos);
 
   for (const char* bad : {"-1", "ten", "86401", "5s"}) {
     CAPTURE(bad);
