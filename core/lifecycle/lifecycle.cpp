@@ -118,7 +118,8 @@ void Lifecycle::install(const std::string& service, Done done) {
       return impl.finish(service, done,
                          Impl::failed("the packages of " + service + " are installed, but " + error.what()));
     }
-    impl.finish(service, done, std::nullopt);
+    // Their maintainer scripts may have enabled the unit (dh_installsystemd).
+    impl.keep_unit_disabled(service, [&impl, service, done] { impl.finish(service, done, std::nullopt); });
   };
   try {
     AptRequestOptions request;
@@ -187,17 +188,21 @@ void Lifecycle::run_unit(const std::string& service, Done done) {
                       impl.finish(service, done, std::nullopt);
                     });
   };
-  try {
-    // RestartUnit starts a stopped unit, and restarts one that runs already
-    // (a package's maintainer script may have started it, or an option
-    // changed) so that it runs with the configuration just written.
-    impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
-      if (error) return impl.finish(service, done, Impl::failed(error->what()));
-      impl.units.restart(unit, started);
-    });
-  } catch (const std::exception& error) {
-    impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
-  }
+  // The packages may have been installed again since (on Tails, Additional
+  // Software does it at every boot) and enabled the unit again.
+  impl.keep_unit_disabled(service, [&impl, service, unit, done, started] {
+    try {
+      // RestartUnit starts a stopped unit, and restarts one that runs already
+      // (a package's maintainer script may have started it, or an option
+      // changed) so that it runs with the configuration just written.
+      impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
+        if (error) return impl.finish(service, done, Impl::failed(error->what()));
+        impl.units.restart(unit, started);
+      });
+    } catch (const std::exception& error) {
+      impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
+    }
+  });
 }
 
 void Lifecycle::disable(const std::string& service, Done done) {

@@ -108,9 +108,11 @@ class Lifecycle {
   // runs; NotInstalled for enable of a service whose packages are missing).
   //
   // install: apt-get the packages (progress reported), record the ones we
-  // installed, then the plugin's install() and configure().
+  // installed, then the plugin's install() and configure(), then disable the
+  // unit file if the packages enabled it (TailsService::keep_unit_disabled).
   void install(const std::string& service, Done done);
-  // enable: configure(), start(), systemd RestartUnit (which starts a
+  // enable: configure(), start(), disable the unit file if something enabled
+  // it again (as install does), systemd RestartUnit (which starts a
   // stopped unit, and restarts a running one so that it reads the
   // configuration just written), wait until every local port listens; the
   // service is then marked enabled.

@@ -129,6 +129,35 @@ struct Lifecycle::Impl {
     return LifecycleError(LifecycleErrorCode::Failed, message);
   }
 
+  // Disables the service's unit file if its package enabled it (unless the
+  // plugin says keep_unit_disabled = false), so that it never starts at boot
+  // on its own, before our firewall rules and whether or not the user enabled
+  // it; then calls `next`. A failure is only logged: the user's install or
+  // start still does what was asked, the unit is as its package left it, and
+  // the next install or start tries again.
+  void keep_unit_disabled(const std::string& service, std::function<void()> next) {
+    std::string unit;
+    try {
+      const auto& svc = manager.service(service);
+      if (svc.keep_unit_disabled) unit = svc.systemd_service;
+    } catch (const std::exception& error) {
+      log::warning(service + ": " + error.what());
+    }
+    if (unit.empty()) return next();
+    auto warn = [service, unit](const std::string& why) {
+      log::warning(service + ": " + unit + " may start at boot on its own: " + why);
+    };
+    try {
+      units.disable_unit_file(unit, [warn, next](std::optional<UnitError> error) {
+        if (error) warn(error->what());
+        next();
+      });
+    } catch (const std::exception& error) {
+      warn(error.what());
+      next();
+    }
+  }
+
   LifecycleStatus compute(const std::string& service) {
     const auto& svc = manager.service(service);
     LifecycleStatus status;

@@ -211,10 +211,19 @@ struct UnitControl::Impl {
     ~Failure() { sd_event_source_disable_unref(timer); }
   };
 
+  // A disable_unit_file() between its GetUnitFileState and its Reload.
+  struct Disable {
+    Impl* impl = nullptr;
+    std::string unit;
+    JobDone done;
+    SlotPtr slot;
+  };
+
   sd_bus* bus = nullptr;
   SlotPtr job_removed;
   SlotPtr subscribed;
   std::list<Call> calls;
+  std::list<Disable> disables;
   // By job object path. systemd merges requests into one job (a start of a
   // unit whose start is already queued), so one path may have several.
   std::multimap<std::string, Job> jobs;
@@ -226,6 +235,7 @@ struct UnitControl::Impl {
     // Drop the slots before the bus reference.
     failures.clear();
     calls.clear();
+    disables.clear();
     job_removed.reset();
     subscribed.reset();
     sd_bus_unref(bus);
@@ -331,6 +341,69 @@ struct UnitControl::Impl {
     return 0;
   }
 
+  // Ends a disable_unit_file(): with `error`, or, after DisableUnitFiles
+  // removed links, with systemd's Reload.
+  static void disable_ended(Disable* disable, std::optional<UnitError> error, bool reload) {
+    Impl* self = disable->impl;
+    std::string unit = std::move(disable->unit);
+    JobDone done = std::move(disable->done);
+    self->disables.remove_if([disable](const Disable& d) { return &d == disable; });
+    if (error || !reload) {
+      if (done) done(std::move(error));
+      return;
+    }
+    try {
+      self->send("Reload", "reload", "", done);
+    } catch (const std::system_error& e) {
+      if (done) done(UnitError(unit, "", "", "disabled " + unit + ", but " + e.what()));
+    }
+  }
+
+  // "PREFIX UNIT: what systemd said".
+  static UnitError refused(const std::string& prefix, const std::string& unit, const sd_bus_error* error) {
+    std::string what = error->message ? error->message : (error->name ? error->name : "unknown error");
+    return UnitError(unit, "", error->name ? error->name : "", prefix + " " + unit + ": " + what);
+  }
+
+  static int on_unit_file_state(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto* disable = static_cast<Disable*>(userdata);
+    const std::string unit = disable->unit;
+    if (const sd_bus_error* error = sd_bus_message_get_error(m)) {
+      disable_ended(disable, refused("cannot read the unit file state of", unit, error), false);
+      return 0;
+    }
+    const char* state = nullptr;
+    if (sd_bus_message_read(m, "s", &state) < 0 || !state) {
+      disable_ended(disable, UnitError(unit, "", "", "cannot read the unit file state of " + unit), false);
+      return 0;
+    }
+    if (std::string(state) != "enabled") {
+      disable_ended(disable, std::nullopt, false);
+      return 0;
+    }
+    sd_bus_slot* slot = nullptr;
+    int r = sd_bus_call_method_async(disable->impl->bus, &slot, systemd_service, manager_path, manager_interface,
+                                     "DisableUnitFiles", &Impl::on_unit_file_disabled, disable, "asb", 1,
+                                     unit.c_str(), 0);
+    if (r < 0) {
+      disable_ended(disable, UnitError(unit, "", "", "cannot ask systemd to disable " + unit + ": " +
+                                                         std::system_category().message(-r)), false);
+      return 0;
+    }
+    disable->slot.reset(slot);
+    return 0;
+  }
+
+  static int on_unit_file_disabled(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto* disable = static_cast<Disable*>(userdata);
+    if (const sd_bus_error* error = sd_bus_message_get_error(m)) {
+      disable_ended(disable, refused("cannot disable", disable->unit, error), false);
+      return 0;
+    }
+    disable_ended(disable, std::nullopt, true);
+    return 0;
+  }
+
   static int ignore_reply(sd_bus_message*, void*, sd_bus_error*) { return 0; }
 
   static int on_job_removed(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -383,6 +456,22 @@ void UnitControl::restart(const std::string& unit, JobDone done) {
 }
 
 void UnitControl::reload_daemon(JobDone done) { impl_->send("Reload", "reload", "", std::move(done)); }
+
+void UnitControl::disable_unit_file(const std::string& unit, JobDone done) {
+  auto& impl = *impl_;
+  auto it = impl.disables.emplace(impl.disables.end());
+  it->impl = &impl;
+  it->unit = unit;
+  it->done = std::move(done);
+  sd_bus_slot* slot = nullptr;
+  int r = sd_bus_call_method_async(impl.bus, &slot, systemd_service, manager_path, manager_interface,
+                                   "GetUnitFileState", &Impl::on_unit_file_state, &*it, "s", unit.c_str());
+  if (r < 0) {
+    impl.disables.erase(it);
+    throw_if(r, ("cannot ask systemd whether " + unit + " is enabled").c_str());
+  }
+  it->slot.reset(slot);
+}
 
 UnitState UnitControl::unit_state(const std::string& unit) {
   sd_bus* bus = impl_->bus;

@@ -106,6 +106,16 @@ class UnitControl {
   // Throws std::system_error as above.
   void reload_daemon(JobDone done);
 
+  // systemctl disable, for a unit that is enabled: GetUnitFileState, and
+  // only if it says "enabled", DisableUnitFiles (the links in /etc, not the
+  // runtime ones) and then Reload, as systemctl does, so that systemd also
+  // forgets the dependencies those links gave (a target's Wants=). Any other
+  // state ("disabled", "static", "masked", "alias", "indirect", ...) is left
+  // alone, at the cost of one call. `done` gets success then too, or the
+  // error (systemd refused, e.g. "No such file or directory" for a unit
+  // without a file). Throws std::system_error as above.
+  void disable_unit_file(const std::string& unit, JobDone done);
+
   // The unit's state now (LoadUnit, then its properties; load_state is
   // "not-found" for a unit that does not exist). Blocks for a few short bus
   // round trips. Throws UnitError if systemd cannot be asked.

@@ -4,10 +4,11 @@ sandbox (tests/sandbox/sandbox), with real apt, dpkg, systemd and the real progr
 
 For each service: install (through apt, offline from /var/cache/apt/archives: a package whose
 .deb is cached is purged in the sandbox first, so that the install is real; one whose .deb is
-not cached stays installed and the "already installed" path is checked instead), hostile
-option values, enable (127.0.0.1 only), a protocol probe as the real client would connect,
-allow-lan on and off while it runs (it restarts listening on every IPv4 and IPv6 address, then
-on 127.0.0.1 only), disable, a SIGKILL of the service's main process (status and monitor must
+not cached stays installed and the "already installed" path is checked instead; the unit is
+left disabled, so it never starts at boot on its own), hostile option values, enable (127.0.0.1
+only; the unit is disabled again if its package enabled it again), a protocol probe as the real
+client would connect, allow-lan on and off while it runs (it restarts listening on every IPv4 and
+IPv6 address, then on 127.0.0.1 only), disable, a SIGKILL of the service's main process (status and monitor must
 tell the truth), uninstall (the confirmation, the data, the state, and only the packages we
 installed). Then the failure paths: enable while not installed (10), two installs at once
 (busy, 9), packages installed behind our back, a local user who is not root (7).
@@ -35,6 +36,14 @@ DEFAULT_PACKAGES = {"mumble": ["mumble-server"], "prosody": ["prosody", "prosody
                     "gobby": ["infinoted"], "nginx": ["nginx"]}
 DEFAULT_UNIT = {"mumble": "mumble-server.service", "prosody": "prosody.service",
                 "gobby": "tails-server-infinoted.service", "nginx": "nginx.service"}
+# What 'systemctl is-enabled' must say of each unit once installed, so that it never starts at boot
+# on its own (the daemon starts it). The packages of prosody and nginx ship a unit with an [Install]
+# section and enable it: the daemon disables it again. The plugins of mumble and gobby write a unit
+# without one ("static"). mumble-server ships only a SysV script, which its package enables: until
+# systemd reloads, the unit that systemd-sysv-generator made from it says "enabled-runtime" (a link
+# under /run); once the plugin's unit is loaded it hides the generated one.
+UNIT_FILE_STATE = {"mumble": "static", "prosody": "disabled", "gobby": "static", "nginx": "disabled"}
+AFTER_INSTALL = {"mumble": ("static", "enabled-runtime")}
 
 # Hostile values, each checked against what the real client sees.
 MUMBLE_PASSWORD = '@pa,ss;wo"rd\\x'
@@ -210,6 +219,10 @@ class ServiceLifecycle:
         if self.sb.option(self.svc, "allow-lan") == "true":
             self.sb.ts("set-option", self.svc, "allow-lan", "false")
 
+    def unit_file_state(self):
+        """What systemctl is-enabled says of the service's unit in the sandbox."""
+        return self.sb.out("systemctl", "is-enabled", W.unit[self.svc]).strip()
+
     def ensure_disabled(self):
         if self.sb.status_field(self.svc, "enabled") == "true" or self.sb.is_up(self.svc):
             r = self.sb.ts("disable", self.svc)
@@ -318,6 +331,9 @@ class ServiceLifecycle:
         s, i = sb.state_of(svc), sb.status_field(svc, "installed")
         self.expect("%s/%s" % (i, s) == "true/stopped",
                     "%s: status says installed and stopped (installed: %s, state: %s)" % (svc, i, s))
+        got, want = self.unit_file_state(), AFTER_INSTALL.get(svc, (UNIT_FILE_STATE[svc],))
+        self.expect(got in want, "%s: systemctl is-enabled %s says %s after the install (got %s)"
+                    % (svc, W.unit[svc], " or ".join(want), got or "nothing"))
 
     def test_hostile_option_values_are_stored_exactly(self):
         self.ensure_installed()
@@ -344,6 +360,35 @@ class ServiceLifecycle:
             addrs = sb.listeners("t", 80)
             self.expect(not addrs, "nginx: nothing listens on port 80 (Debian's default site)",
                         "listening on :80: " + " ".join(addrs))
+        unit = W.unit[svc]
+        got = "%s/%s" % (sb.out("systemctl", "is-active", unit).strip(), self.unit_file_state())
+        self.expect(got == "active/" + UNIT_FILE_STATE[svc], "%s: %s is active and still %s (got %s)"
+                    % (svc, unit, UNIT_FILE_STATE[svc], got))
+
+    def test_enable_disables_the_unit_again_when_its_package_enabled_it_behind_our_back(self):
+        # On Tails, Additional Software installs the packages again at every boot, and their
+        # maintainer scripts enable the units again: the daemon must disable them before it starts them.
+        sb, svc = self.sb, self.svc
+        unit = W.unit[svc]
+        if UNIT_FILE_STATE[svc] != "disabled":
+            self.skipTest("%s has no [Install] section: nothing can enable it" % unit)
+        self.ensure_options()
+        self.ensure_disabled()
+        # The links a fresh install's postinst makes (dh_installsystemd). Not through
+        # deb-systemd-helper, which leaves alone a unit it enabled once and the sandbox disabled
+        # (nginx-common stays installed here); SYSTEMCTL_SKIP_SYSV: update-rc.d refuses nginx's
+        # init script, which has no runlevel links here.
+        r = sb.run("env", "SYSTEMCTL_SKIP_SYSV=1", "systemctl", "enable", unit)
+        self.require(r.returncode == 0 and self.unit_file_state() == "enabled",
+                     "%s: systemctl enable %s in the sandbox as its package does (exit %d)"
+                     % (svc, unit, r.returncode), r.stdout)
+        r = sb.ts("enable", svc)
+        self.expect(r.returncode == 0, "%s: tails-server enable %s exits 0 (exit %d)" % (svc, svc, r.returncode),
+                    r.stdout)
+        got = "%s/%s" % (sb.out("systemctl", "is-active", unit).strip(), self.unit_file_state())
+        self.expect(got == "active/disabled", "%s: %s is active and disabled again (got %s)" % (svc, unit, got))
+        wants = sb.sh('ls /etc/systemd/system/*.wants/ 2>/dev/null | grep -Fx -- "$1" || true', unit).stdout.strip()
+        self.expect(not wants, "%s: no .wants symlink of %s is left in /etc/systemd/system" % (svc, unit), wants)
 
     def test_the_real_client_connects_and_sees_the_hostile_values(self):
         self.ensure_enabled()

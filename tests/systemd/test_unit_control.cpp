@@ -41,6 +41,16 @@ void write_test_units() {
   test::write_text("/etc/systemd/system/ts-test-quiet.service",
                    "[Unit]\nDescription=Tails Server test: runs and never listens\n"
                    "[Service]\nType=simple\nExecStart=/bin/sleep infinity\n");
+  // Enabled by the test as a package's maintainer script would.
+  test::write_text("/etc/systemd/system/ts-test-wanted.service",
+                   "[Unit]\nDescription=Tails Server test: has an [Install] section\n"
+                   "[Service]\nType=simple\nExecStart=/bin/sleep infinity\n"
+                   "[Install]\nWantedBy=multi-user.target\n");
+  // In /run, so that a mask in /etc can hide it.
+  test::write_text("/run/systemd/system/ts-test-masked.service",
+                   "[Unit]\nDescription=Tails Server test: masked\n"
+                   "[Service]\nType=simple\nExecStart=/bin/sleep infinity\n"
+                   "[Install]\nWantedBy=multi-user.target\n");
   std::filesystem::create_directories("/var/empty");
   written = true;
 }
@@ -185,6 +195,43 @@ TEST_CASE_FIXTURE(Fixture, "a nonexistent unit gives a clear not found error") {
   CHECK(state.load_state == "not-found");
   CHECK(state.active_state == "inactive");
   CHECK(state.main_pid == 0);
+}
+
+TEST_CASE_FIXTURE(Fixture, "disable_unit_file disables an enabled unit and leaves static and masked units alone") {
+  auto disable = [&](const std::string& unit) {
+    return run_job(loop, [&](core::JobDone done) { control.disable_unit_file(unit, std::move(done)); });
+  };
+  auto enablement = [](const std::string& unit) { return test::sh("systemctl is-enabled " + unit + " 2>&1"); };
+  auto wanted_by_target = [] { return test::sh("systemctl show -p Wants --value multi-user.target"); };
+
+  test::sh("systemctl enable ts-test-wanted.service 2>&1");
+  REQUIRE(enablement("ts-test-wanted.service") == "enabled\n");
+  REQUIRE(wanted_by_target().find("ts-test-wanted.service") != std::string::npos);
+  auto error = disable("ts-test-wanted.service");
+  CHECK_MESSAGE(!error, message(error));
+  CHECK(enablement("ts-test-wanted.service") == "disabled\n");
+  CHECK_FALSE(std::filesystem::exists("/etc/systemd/system/multi-user.target.wants/ts-test-wanted.service"));
+  // systemd reloaded: the target it was linked into no longer wants it.
+  CHECK(wanted_by_target().find("ts-test-wanted.service") == std::string::npos);
+  error = disable("ts-test-wanted.service");  // nothing to do
+  CHECK_MESSAGE(!error, message(error));
+  CHECK(enablement("ts-test-wanted.service") == "disabled\n");
+
+  error = disable("ts-test-ok.service");  // no [Install] section
+  CHECK_MESSAGE(!error, message(error));
+  CHECK(enablement("ts-test-ok.service") == "static\n");
+
+  test::sh("systemctl mask ts-test-masked.service 2>&1");
+  REQUIRE(enablement("ts-test-masked.service") == "masked\n");
+  error = disable("ts-test-masked.service");
+  CHECK_MESSAGE(!error, message(error));
+  CHECK(enablement("ts-test-masked.service") == "masked\n");
+  test::sh("systemctl unmask ts-test-masked.service 2>&1");
+
+  error = disable("ts-test-nonexistent.service");
+  REQUIRE(error.has_value());
+  MESSAGE("the error: " << std::string(error->what()));
+  CHECK(std::string(error->what()).find("ts-test-nonexistent.service") != std::string::npos);
 }
 
 TEST_CASE_FIXTURE(Fixture, "many jobs at once each report exactly once") {

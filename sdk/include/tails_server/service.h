@@ -90,6 +90,12 @@ class TAILS_SERVER_EXPORT TailsService {
   std::string client_application_in_gui;  // defaults to client_application
   std::uint16_t default_virtual_port = 0;  // default of "virtual-port"; 0: default_local_port
   std::vector<ServiceCommand> commands;
+  // The core disables the unit file of `systemd_service` after installing
+  // `packages` and before each start (many packages enable their unit), so
+  // that it never starts at boot on its own: the core starts it, after the
+  // firewall rules and only when the user enabled the service. Set false
+  // only if the unit must stay enabled for something else.
+  bool keep_unit_disabled = true;
 
   // Hooks around the work the core does itself (apt, systemd, Tor), which
   // is asynchronous so the daemon stays responsive. Each default does
