@@ -4,6 +4,7 @@
 
 #include "host/system_host.h"
 #include "services/service_manager.h"
+#include "sample_fixture.h"
 #include "temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -17,16 +18,7 @@ using tails_server::test::TempDir;
 
 namespace {
 
-struct Fixture {
-  TempDir tmp;
-  SystemHost host{tmp.path()};
-  DaemonConfig config() const {
-    DaemonConfig c;
-    c.plugin_dirs = {SAMPLE_PLUGIN_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    return c;
-  }
+struct Fixture : tails_server::test::SampleFixture {
   ServiceManager manager{config(), host};
 
   Fixture() {

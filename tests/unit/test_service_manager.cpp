@@ -1,6 +1,7 @@
 #include "services/service_manager.h"
 
 #include "host/system_host.h"
+#include "sample_fixture.h"
 #include "temp_dir.h"
 
 #include <doctest/doctest.h>
@@ -14,17 +15,7 @@ using tails_server::test::TempDir;
 
 namespace {
 
-struct Fixture {
-  TempDir tmp;
-  SystemHost host{tmp.path()};
-  DaemonConfig config() const {
-    DaemonConfig c;
-    c.plugin_dirs = {SAMPLE_PLUGIN_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    return c;
-  }
-};
+struct Fixture : tails_server::test::SampleFixture {};
 
 ErrorCode code_of(const std::function<void()>& f) {
   try {
