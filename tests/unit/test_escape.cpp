@@ -49,3 +49,22 @@ TEST_CASE("a format without quoting gets the value unchanged or a refusal naming
                        "a password-file line cannot hold the control character 0x0A", EscapeError);
   CHECK_THROWS_AS(unquoted("", "a password-file line", ":"), EscapeError);
 }
+
+TEST_CASE("XML text holds markup characters as entities and refuses what XML 1.0 cannot hold") {
+  CHECK(xml_text("") == "");
+  CHECK(xml_text("plain /stream.ogg") == "plain /stream.ogg");
+  CHECK(xml_text("a&b") == "a&amp;b");
+  CHECK(xml_text("</source-password><relay>") == "&lt;/source-password&gt;&lt;relay&gt;");
+  CHECK(xml_text("<!-- c -->") == "&lt;!-- c --&gt;");
+  CHECK(xml_text("]]>") == "]]&gt;");
+  CHECK(xml_text("<![CDATA[x]]>") == "&lt;![CDATA[x]]&gt;");
+  CHECK(xml_text("\"q\" 'a'") == "&quot;q&quot; &apos;a&apos;");
+  CHECK(xml_text("&amp;") == "&amp;amp;");
+  CHECK(xml_text("t\tl\nc\r") == "t&#9;l&#10;c&#13;");
+  CHECK(xml_text(" both ends ") == " both ends ");
+  CHECK(xml_text("Ünïcödé ☃") == "Ünïcödé ☃");
+  CHECK_THROWS_AS(xml_text(std::string("nul\0", 4)), EscapeError);
+  CHECK_THROWS_AS(xml_text("a\x01"), EscapeError);
+  CHECK_THROWS_AS(xml_text("esc\x1b"), EscapeError);
+  CHECK_THROWS_AS(xml_text("del\x7f"), EscapeError);
+}

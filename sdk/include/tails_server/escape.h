@@ -165,4 +165,30 @@ inline std::string nginx_string(std::string_view value, bool expands_variables) 
   return out + "\"";
 }
 
+// Text for an XML 1.0 element or attribute value (icecast.xml, read with
+// libxml2): '&' '<' '>' '"' '\'' as entities, TAB LF CR as character
+// references (a literal CR would become LF, and attribute values turn
+// white space into spaces). XML 1.0 cannot hold the other control
+// characters at all, not even as references: they are refused, and so is
+// 0x7F. No quotes are added: write the result between tags or quotes.
+inline std::string xml_text(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\t': out += "&#9;"; break;
+      case '\n': out += "&#10;"; break;
+      case '\r': out += "&#13;"; break;
+      default:
+        if (detail::is_control(c)) detail::refuse("XML text", c);
+        out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace tails_server::escape
