@@ -16,6 +16,7 @@ Output (one "key: value" per line, for tests to parse):
   listener_status: N        icecast's answer to the GET (if the PUT was accepted)
   listener_content_type: T  the listener's Content-Type
   listener_bytes: N         how many body bytes the listener received
+  second_listener_status: N icecast's answer to a second listener's GET
 
 Exit status: 0 streamed and listened, 2 the source was refused, 1 any other failure.
 """
@@ -79,6 +80,11 @@ def main():
     with open(output, "wb") as f:
         f.write(body)
     print("listener_bytes: %d" % len(body))
+    # A second listener while the first still plays (the mount's max-listeners).
+    second = socket.create_connection((host, int(port)), timeout=10)
+    second.sendall(("GET %s HTTP/1.0\r\nHost: %s:%s\r\n\r\n" % (mount, host, port)).encode("ascii"))
+    print("second_listener_status: %d" % read_head(second)[0])
+    second.close()
     listener.close()
     source.close()
     return 0 if status == 200 else 1

@@ -197,7 +197,7 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
   }
 }
 
-TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords and relays the stream byte for byte") {
+TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords and relays the stream byte for byte to as many listeners as allowed") {
   REQUIRE_MESSAGE(::geteuid() == 0, "this test starts icecast2 as its account");
   REQUIRE_MESSAGE(fs::exists("/usr/bin/icecast2"), "package icecast2 is not installed");
   REQUIRE_MESSAGE(::access("/usr/bin/flac", X_OK) == 0, "package flac is not installed");
@@ -208,9 +208,12 @@ TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords
   std::string longest;
   while (longest.size() < 255) longest += "<&>\"'";
   longest.resize(255);
-  const std::vector<std::pair<std::string, std::string>> cases = {{markup, "/live/radio-1.ogg"},
-                                                                  {longest, "/a." + std::string(97, 'b')}};
-  for (const auto& [password, mount] : cases) {
+  struct Case {
+    std::string password, mount, max_listeners, second_listener_status;
+  };
+  const std::vector<Case> cases = {{markup, "/live/radio-1.ogg", "1", "403"},
+                                   {longest, "/a." + std::string(97, 'b'), "1000", "200"}};
+  for (const auto& [password, mount, max_listeners, second_listener_status] : cases) {
     CAPTURE(password);
     CAPTURE(mount);
     Fixture f;
@@ -221,6 +224,7 @@ TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords
     REQUIRE(f.manager.set_option("icecast", "admin-password", admin_password) ==
             admin_password);
     REQUIRE(f.manager.set_option("icecast", "mount", mount) == mount);
+    REQUIRE(f.manager.set_option("icecast", "max-listeners", max_listeners) == max_listeners);
     REQUIRE(f.manager.set_option("icecast", "local-port", std::to_string(port)) == std::to_string(port));
     f.manager.configure("icecast");
     CHECK(read_text(f.xml()).find("<relay>") == std::string::npos);
@@ -254,6 +258,8 @@ TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords
     CHECK(sent.size() > 1000);
     CHECK(received.size() == sent.size());
     CHECK(received == sent);
+    // max-listeners 1 turns a second listener away while the first plays.
+    CHECK(probe_value(result.output, "second_listener_status") == second_listener_status);
 
     CHECK(http_status(port, "/admin/stats", "admin", admin_password) == 200);
     CHECK(http_status(port, "/admin/stats", "admin", password) == 401);
