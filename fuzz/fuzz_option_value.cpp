@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 using namespace tails_server;
 
@@ -138,6 +139,29 @@ void check_escapers(std::string_view value) {
       body = decoded;
     }
     if (body != value) fail("nginx_string does not decode to the value", value, token);
+  }
+  if (escaped([&] { return escape::xml_text(value); }, value, "\t\n\r", token)) {
+    static const std::pair<std::string_view, char> entities[] = {
+        {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"#9", '\t'}, {"#10", '\n'}, {"#13", '\r'}};
+    std::string decoded;
+    for (std::size_t i = 0; i < token.size(); ++i) {
+      char c = token[i];
+      if (c == '<' || c == '>' || c == '"' || c == '\'' || c == '\t')
+        fail("a raw markup character in XML text", value, token);
+      if (c != '&') {
+        decoded += c;
+        continue;
+      }
+      std::size_t end = token.find(';', i);
+      if (end == std::string::npos) fail("an '&' without ';' in XML text", value, token);
+      std::string_view name = std::string_view(token).substr(i + 1, end - i - 1);
+      bool known = false;
+      for (const auto& [entity, character] : entities)
+        if (name == entity) decoded += character, known = true;
+      if (!known) fail("an entity XML text does not write", value, token);
+      i = end;
+    }
+    if (decoded != value) fail("xml_text does not decode to the value", value, token);
   }
 }
 
