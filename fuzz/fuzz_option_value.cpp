@@ -142,7 +142,8 @@ void check_escapers(std::string_view value) {
   }
   if (escaped([&] { return escape::xml_text(value); }, value, "\t\n\r", token)) {
     static const std::pair<std::string_view, char> entities[] = {
-        {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"#9", '\t'}, {"#10", '\n'}, {"#13", '\r'}};
+        {"amp", '&'}, {"lt", '<'},   {"gt", '>'},    {"quot", '"'},
+        {"apos", '\''}, {"#9", '\t'}, {"#10", '\n'}, {"#13", '\r'}};
     std::string decoded;
     for (std::size_t i = 0; i < token.size(); ++i) {
       char c = token[i];

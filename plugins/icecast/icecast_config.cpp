@@ -86,6 +86,8 @@ std::string icecast_unit_text(const IcecastUnitSettings& s) {
   out += "ExecStart=/usr/bin/icecast2 -c " + systemd_word(s.config_file) + "\n";
   out += "User=" + systemd_word(s.user) + "\n";
   out += "Group=" + systemd_word(s.group) + "\n";
+  // The status page shows the start time with the local UTC offset: say UTC, whatever the machine's zone.
+  out += "Environment=TZ=UTC\n";
   out += "Restart=on-failure\n";
   out += "UMask=0027\n";
   // icecast writes no file: the access log goes to /dev/null (PrivateDevices keeps it).

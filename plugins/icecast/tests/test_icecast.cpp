@@ -53,8 +53,9 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-// The status code of GET `target` on 127.0.0.1:port with Basic auth user:password.
-int http_status(std::uint16_t port, const std::string& target, const std::string& user, const std::string& password) {
+// The whole answer (head and body) to GET `target` on 127.0.0.1:port with Basic auth user:password.
+std::string http_get(std::uint16_t port, const std::string& target, const std::string& user,
+                     const std::string& password) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -62,17 +63,22 @@ int http_status(std::uint16_t port, const std::string& target, const std::string
   address.sin_port = htons(port);
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
+  std::string answer;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    std::string request = "GET " + target + " HTTP/1.0\r\nAuthorization: Basic " + base64(user + ":" + password) +
+                          "\r\n\r\n";
+    ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, static_cast<std::size_t>(n));
   }
-  std::string request = "GET " + target + " HTTP/1.0\r\nAuthorization: Basic " + base64(user + ":" + password) +
-                        "\r\n\r\n";
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  char buffer[64] = {};
-  ssize_t n = ::recv(fd, buffer, sizeof buffer - 1, 0);
   ::close(fd);
-  std::string head(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+  return answer;
+}
+
+// The status code of that answer, or -1.
+int http_status(std::uint16_t port, const std::string& target, const std::string& user, const std::string& password) {
+  std::string head = http_get(port, target, user, password);
   return head.rfind("HTTP/", 0) == 0 && head.size() > 12 ? std::stoi(head.substr(9, 3)) : -1;
 }
 
@@ -149,6 +155,7 @@ TEST_CASE("icecast: the configuration names no machine and announces nothing") {
   CHECK(unit.find("\nExecStart=/usr/bin/icecast2 -c " + f.xml().string() + "\n") != std::string::npos);
   CHECK(unit.find("\nUser=icecast2\nGroup=icecast\n") != std::string::npos);
   CHECK(unit.find("\nProtectSystem=strict\n") != std::string::npos);
+  CHECK(unit.find("\nEnvironment=TZ=UTC\n") != std::string::npos);
   CHECK(unit.find("[Install]") == std::string::npos);
 
   // "0.0.0.0" beside "::" cannot be bound: "::" (dual-stack) stands for both.
@@ -197,7 +204,7 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
   }
 }
 
-TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords and relays the stream byte for byte to as many listeners as allowed") {
+TEST_CASE("icecast2 takes the hostile passwords exactly and relays the stream byte for byte up to the limit") {
   REQUIRE_MESSAGE(::geteuid() == 0, "this test starts icecast2 as its account");
   REQUIRE_MESSAGE(fs::exists("/usr/bin/icecast2"), "package icecast2 is not installed");
   REQUIRE_MESSAGE(::access("/usr/bin/flac", X_OK) == 0, "package flac is not installed");
@@ -264,6 +271,17 @@ TEST_CASE("icecast2 configured by the plugin takes exactly the hostile passwords
     CHECK(http_status(port, "/admin/stats", "admin", admin_password) == 200);
     CHECK(http_status(port, "/admin/stats", "admin", password) == 401);
     CHECK(http_status(port, "/admin/stats", "admin", "wrong") == 401);
+    // The public status page names no machine and no version.
+    const std::string status = http_get(port, "/status-json.xsl", "", "");
+    INFO("status page:\n" << status);
+    CHECK(status.find("\r\nServer: Icecast\r\n") != std::string::npos);
+    CHECK(status.find("\"server_id\":\"Icecast\"") != std::string::npos);
+    CHECK(status.find("\"location\":\"Tails Server\"") != std::string::npos);
+    CHECK(status.find("\"admin\":\"nobody\"") != std::string::npos);
+    CHECK(status.find("2.4.4") == std::string::npos);
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    if (std::string(name) != "localhost") CHECK(status.find(name) == std::string::npos);
 
     icecast.stop();
     const std::string log = icecast.log();
