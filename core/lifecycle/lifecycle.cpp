@@ -121,6 +121,12 @@ void Lifecycle::install(const std::string& service, Done done) {
     // Their maintainer scripts may have enabled the unit (dh_installsystemd).
     impl.keep_unit_disabled(service, [&impl, service, done] { impl.finish(service, done, std::nullopt); });
   };
+  // A program that ships with Tails Server: nothing for apt to fetch.
+  if (packages.empty()) {
+    AptResult nothing;
+    nothing.requester = service;
+    return finished(nothing);
+  }
   try {
     AptRequestOptions request;
     request.requester = service;

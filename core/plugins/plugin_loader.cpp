@@ -100,7 +100,6 @@ std::string metadata_problem_text(const TailsService& service, std::string_view 
   if (service.description.empty()) return "description must not be empty";
   if (service.client_application.empty()) return "client_application must not be empty";
   if (service.systemd_service.empty()) return "systemd_service must not be empty";
-  if (service.packages.empty()) return "packages must list at least one Debian package";
   for (std::size_t i = 0; i < service.packages.size(); ++i)
     if (!is_debian_package_name(service.packages[i]))
       return "packages[" + std::to_string(i) + "] " + in_quotes(service.packages[i]) +

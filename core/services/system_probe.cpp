@@ -56,7 +56,7 @@ bool packages_installed(const std::vector<std::string>& packages, const std::fil
   }
   for (const auto& package : packages)
     if (!cache.installed.count(package)) return false;
-  return !packages.empty();
+  return true;
 }
 
 namespace {

@@ -198,7 +198,6 @@ TEST_CASE("a plugin with invalid metadata is refused naming the field") {
   const std::map<std::string, std::vector<std::string>> expected = {
       {"bad-name", {"name 'Bad_Name'", "[a-z][a-z0-9-]{0,31}"}},
       {"name-mismatch", {"name 'another-name'", "'invalid-name-mismatch'"}},
-      {"empty-packages", {"packages must list at least one"}},
       {"bad-package", {"packages[1] 'Not A Package'", "Debian package name"}},
       {"port-zero", {"default_local_port is 0", "1 to 65535"}},
       {"standard-option", {"options[1] name 'persistence'", "standard option"}},
@@ -217,6 +216,12 @@ TEST_CASE("a plugin with invalid metadata is refused naming the field") {
       CHECK(contains(scan.only().message, "Invalid metadata"));
     }
   }
+}
+
+TEST_CASE("a plugin that lists no package loads: its program ships with Tails Server") {
+  Scan scan({"no-packages.so"});
+  REQUIRE(scan.only().state == PluginState::Loaded);
+  CHECK(scan.only().service->packages.empty());
 }
 
 TEST_CASE("the good plugin loads alongside every bad one in one directory scan") {
@@ -238,6 +243,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
 
   CHECK(states["good.so"] == PluginState::Loaded);
   CHECK(states["also-good.so"] == PluginState::Loaded);
+  CHECK(states["no-packages.so"] == PluginState::Loaded);
   CHECK(states["twin.so"] == PluginState::Duplicate);
   CHECK(states["text.so"] == PluginState::NotAPlugin);
   CHECK(states["not-a-plugin.so"] == PluginState::NotAPlugin);
@@ -258,7 +264,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
     CHECK((record.state == PluginState::Loaded) == record.message.empty());
     if (record.state == PluginState::Loaded) ++loaded;
   }
-  CHECK(loaded == 2);
+  CHECK(loaded == 3);  // good, also-good, no-packages
 
   // Libraries stay loaded after load() returns, whatever the others did.
   for (const auto& record : records)

@@ -57,5 +57,5 @@ TEST_CASE("Port probing sees IPv4 and IPv6 listeners and not a socket that is on
 TEST_CASE("Installed packages are read from the dpkg status") {
   CHECK(packages_installed({"coreutils", "bash"}));
   CHECK_FALSE(packages_installed({"coreutils", "no-such-package-tails-server"}));
-  CHECK_FALSE(packages_installed({}));
+  CHECK(packages_installed({}));  // nothing for apt to fetch: the program ships with Tails Server
 }

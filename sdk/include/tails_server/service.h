@@ -78,6 +78,8 @@ class TAILS_SERVER_EXPORT TailsService {
   std::string description;         // one sentence
   std::string client_application;  // what clients run, e.g. "Mumble"
   std::string documentation;       // URL or path of the user documentation
+  // The Debian packages apt must fetch. Empty (since 2.2) when the program
+  // ships with Tails Server: the service then counts as installed.
   std::vector<std::string> packages;
   std::string systemd_service;     // unit name, e.g. "nginx.service"
   std::uint16_t default_local_port = 0;  // default of "local-port": what the service binds
