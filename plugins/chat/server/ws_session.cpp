@@ -28,6 +28,8 @@ void WsSession::run(http::request<http::string_body> request) {
   ws_.set_option(timeout);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     set_security_headers(response);
+    // Beast adds "Server: Boost.Beast/VERSION" unless a Server field is there: an empty one.
+    response.set(http::field::server, "");
   }));
   // The largest JSON frame a message of max_message_bytes can take (every byte escaped as \u00XX), and some.
   ws_.read_message_max(static_cast<std::uint64_t>(room_.config().max_message_bytes) * 6 + 1024);

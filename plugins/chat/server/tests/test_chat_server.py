@@ -266,7 +266,14 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(guest.welcome["name"], name)
         self.assertEqual(guest.welcome["guests"], [name])
         await guest.wait_for({"type": "status", "event": "join", "name": name})
-        # /ws without the cookie of a guest is refused.
+        self.assertEqual(guest.ws.response_headers["Content-Security-Policy"], CSP)
+        self.assertEqual(guest.ws.response_headers["Cache-Control"], "no-store")
+        self.assertEqual(guest.ws.response_headers["Server"], "")  # Beast would name itself and its version
+        # /ws without the cookie of a guest is refused, and so is another origin.
+        with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
+            await websockets.connect(f"ws://127.0.0.1:{server.port}/ws", origin="http://evil.example",
+                                     extra_headers={"Cookie": "tschat=" + token})
+        self.assertEqual(refused.exception.status_code, 403)
         with self.assertRaises(websockets.exceptions.InvalidStatusCode) as refused:
             await websockets.connect(f"ws://127.0.0.1:{server.port}/ws")
         self.assertEqual(refused.exception.status_code, 403)
@@ -395,6 +402,45 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         stalled.close()
         await sender.close()
         await reader.close()
+
+    async def test_sigterm_closes_live_guests_and_exits_0(self):
+        server = self.start(history=5)
+        alice = await self.ws_guest(server)
+        stream = await self.stream_guest(server)
+        await stream.wait_for("joined</p>")
+        await alice.send({"type": "message", "text": "bye"})
+        await alice.wait_for(message(alice.welcome["name"], "bye"))
+        self.assertEqual(server.stop(), 0)
+        self.servers.remove(server)
+        with self.assertRaises(websockets.exceptions.ConnectionClosed):
+            await asyncio.wait_for(alice.ws.recv(), 5)
+        await asyncio.wait_for(stream.reader.read(), 5)  # up to the end: the server closed it
+
+    async def test_slow_requests_time_out_and_connections_are_capped(self):
+        server = self.start(max_users=1)  # at most 1 * 4 + 16 = 20 connections
+        slow = []
+        for _ in range(20):
+            connection = socket.create_connection(("127.0.0.1", server.port))
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x.onion\r\n")  # and never the end of the headers
+            slow.append(connection)
+        await asyncio.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", server.port)) as refused:
+            refused.settimeout(5)
+            try:
+                refused.sendall(b"GET / HTTP/1.1\r\nHost: x.onion\r\n\r\n")
+                self.assertEqual(refused.recv(100), b"")
+            except ConnectionResetError:
+                pass  # closed before it read the request
+        self.assertIn(b"refused a connection: too many connections (20)", server.log())
+        started = time.monotonic()
+        for connection in slow:
+            connection.settimeout(40)
+            # Closed by the server's request timeout (read in a thread: the event loop stays free).
+            self.assertEqual(await asyncio.to_thread(connection.recv, 100), b"")
+            connection.close()
+        self.assertLess(time.monotonic() - started, 35)
+        response, _ = server.request("GET", "/")
+        self.assertEqual(response.status, 200)
 
     async def test_history_zero_shows_nothing_old(self):
         server = self.start(history=0)
