@@ -139,6 +139,17 @@ def after_prosody(case):
     return sb.xmpp_domain(), PROSODY_ACCOUNT + " " + PROSODY_PASSWORD
 
 
+def prepare_chat(case):
+    return "", ""
+
+
+def check_chat(case, out):
+    case.expect(out["fields"].get("first_status", "").startswith("HTTP/1.1 200"),
+                "chat: GET / gives the page (%s)" % out["fields"].get("first_status"))
+    servers = out["fields"].get("server_headers", [])
+    case.expect(all(s == "" for s in servers), "chat: no response has a Server header", str(servers))
+
+
 def check_nginx(case, out):
     first = (out.get("records") or [{"text": ""}])[0]["text"]
     case.expect(first.startswith("HTTP/1.1 200"), "nginx: GET / gives the page (%s)" % first.split("\r\n")[0],
@@ -194,6 +205,7 @@ LEAK_PROBES = {
     "mumble": Probe("mumble-server.service", prepare_mumble, check=check_mumble, secret_option="server-password"),
     "prosody": Probe("prosody.service", prepare_prosody, after_prosody, check=check_prosody),
     "gobby": Probe("tails-server-infinoted.service", prepare_gobby, check=check_gobby, secret_option="password"),
+    "chat": Probe("tails-server-chat.service", prepare_chat, check=check_chat),
 }
 
 

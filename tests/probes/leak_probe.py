@@ -12,6 +12,7 @@ KIND and ARG:
   mumble  the server password on stdin
   prosody ARG = the XMPP domain; "USER PASSWORD" (an account) on stdin
   gobby   the server password on stdin
+  chat    (nothing)
 
 Output: one JSON object on stdout: {"records": [{"what": ..., "text": ...}], "certificates":
 [{"subject", "issuer", "san", "text"}], "fields": {...}}. Exit status 0; 44/45 SOCKS 0xF4/0xF5
@@ -123,6 +124,34 @@ def probe_nginx(args):
         location = re.search(r"^Location: *(.*?)\s*$", head, re.M | re.I)
         if location:
             OUT["fields"].setdefault("locations", []).append(location.group(1))
+
+
+# -- chat -------------------------------------------------------------------------------------
+def probe_chat(args):
+    host = args.onion
+    get = "GET %s HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+    requests = [
+        ("GET /", get % "/"),
+        ("POST /join", "POST /join HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % host),
+        ("GET /chat.js", get % "/chat.js"),
+        ("404", get % "/tails-server-leak-probe-missing"),
+        ("/ws without a guest", get % "/ws"),
+        ("/stream without a guest", get % "/stream"),
+        ("400 (no Host)", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+        ("400 (garbage)", "\x01\x02 nonsense\r\n\r\n"),
+        ("a long URI", get % ("/" + "a" * 9000)),
+    ]
+    for what, request in requests:
+        sock = connect(args)
+        sock.sendall(request.encode("latin-1"))
+        reply = read_for(sock, 20)
+        sock.close()
+        record("chat " + what, reply)
+        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
+        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+        if what == "GET /":
+            OUT["fields"]["first_status"] = head.split("\r\n")[0]
 
 
 # -- mumble -----------------------------------------------------------------------------------
@@ -325,7 +354,8 @@ def probe_gobby(args):
     record("infinoted directory", read_for(tls, 5))
 
 
-PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby}
+PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby,
+          "chat": probe_chat}
 
 
 class Args:
