@@ -23,7 +23,7 @@ TEST_CASE("a tails-server command line is split into its words") {
   CHECK(line.words.back() == "local-port=1,2:3@4%5+6");
 }
 
-TEST_CASE("single quotes carry any printable text, exactly") {
+TEST_CASE("single quotes carry any printable text exactly") {
   auto line = parse_admin_command("tails-server set-option prosody motd 'Hello $USER; `id` | \"all\" & (more) <x> #'");
   REQUIRE(line.ok);
   CHECK(line.words == Words{"tails-server", "set-option", "prosody", "motd", "Hello $USER; `id` | \"all\" & (more) <x> #"});

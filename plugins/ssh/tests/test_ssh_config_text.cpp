@@ -27,7 +27,7 @@ const std::vector<std::string> hostile = {
 
 }  // namespace
 
-TEST_CASE("sshd_config_text refuses hostile paths, names and addresses") {
+TEST_CASE("sshd_config_text refuses hostile paths and names and addresses") {
   CHECK_NOTHROW(sshd_config_text(good()));
   for (const auto& value : hostile) {
     CAPTURE(value);

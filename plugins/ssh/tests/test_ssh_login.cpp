@@ -49,7 +49,7 @@ class Client {
 
 }  // namespace
 
-TEST_CASE("an admin key logs in over ssh and runs the tails-server command, and nothing else") {
+TEST_CASE("an admin key logs in over ssh and runs the tails-server command and nothing else") {
   REQUIRE_MESSAGE(::geteuid() == 0, "sshd runs as root");
   REQUIRE_MESSAGE(fs::exists("/usr/sbin/sshd"), "package openssh-server is not installed");
   REQUIRE_MESSAGE(fs::exists("/usr/bin/ssh"), "package openssh-client is not installed");
