@@ -131,6 +131,10 @@ def prepare_gobby(case):
     return "", None
 
 
+def prepare_ssh(case):
+    return "", ""
+
+
 def after_prosody(case):
     sb = case.sb
     sb.ts("run", "prosody", "remove-account", PROSODY_ACCOUNT)
@@ -193,6 +197,12 @@ def check_gobby(case, out):
                     % (when, sender.group(1) if sender else "none"), header)
 
 
+def check_ssh(case, out):
+    banner = out["fields"].get("banner", "")
+    case.expect(banner.startswith("SSH-2.0-OpenSSH_") and " " not in banner,
+                "ssh: the version banner names no distribution (DebianBanner no): %r" % banner)
+
+
 class Probe:
     def __init__(self, unit, prepare, after_enable=None, check=None, secret_option=None):
         self.unit, self.prepare, self.after_enable = unit, prepare, after_enable
@@ -206,6 +216,7 @@ LEAK_PROBES = {
     "prosody": Probe("prosody.service", prepare_prosody, after_prosody, check=check_prosody),
     "gobby": Probe("tails-server-infinoted.service", prepare_gobby, check=check_gobby, secret_option="password"),
     "chat": Probe("tails-server-chat.service", prepare_chat, check=check_chat),
+    "ssh": Probe("tails-server-sshd.service", prepare_ssh, check=check_ssh),
 }
 
 

@@ -13,6 +13,7 @@ KIND and ARG:
   prosody ARG = the XMPP domain; "USER PASSWORD" (an account) on stdin
   gobby   the server password on stdin
   chat    (nothing)
+  ssh     nothing: the banner and key exchange offer before any login
 
 Output: one JSON object on stdout: {"records": [{"what": ..., "text": ...}], "certificates":
 [{"subject", "issuer", "san", "text"}], "fields": {...}}. Exit status 0; 44/45 SOCKS 0xF4/0xF5
@@ -354,8 +355,22 @@ def probe_gobby(args):
     record("infinoted directory", read_for(tls, 5))
 
 
+def probe_ssh(args):
+    """The version banner and the key exchange offer (SSH_MSG_KEXINIT) an SSH client sees before
+    it authenticates."""
+    sock = connect(args)
+    banner = read_for(sock, 30, rb"\n")
+    record("sshd version banner", banner)
+    OUT["fields"]["banner"] = banner.split(b"\r\n")[0].decode("utf-8", "replace")
+    sock.sendall(b"SSH-2.0-leakprobe\r\n")
+    data = read_for(sock, 20, rb"ssh-ed25519")
+    # The name-lists of KEXINIT are readable text: algorithms only.
+    record("sshd key exchange offer", re.sub(rb"[^\x20-\x7e]+", b" ", data))
+    sock.close()
+
+
 PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby,
-          "chat": probe_chat}
+          "chat": probe_chat, "ssh": probe_ssh}
 
 
 class Args:
