@@ -180,6 +180,8 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
   Fixture f;
   const std::vector<std::string> mounts = {
       "stream.ogg", "/", "/a/", "//a", "/a//b", "/a/../b", "/./a", "/..", "/admin", "/admin/stats", "/a b",
+      // icecast answers these itself, whatever streams there: administration and status (XSLT) pages.
+      "/admin.cgi", "/status.xsl", "/status-json.xsl", "/radio.xslt", "/a.xsl/b",
       "/a\nb", "/a\"b", "/a'b", "/<x>", "/a&amp;", "/a<!--", "/a]]>", "/a#b", "/a?b=1", "/a%20b",
       "/" + std::string(100, 'a'), std::string("/a\0b", 4)};
   for (const auto& mount : mounts) {
@@ -187,6 +189,13 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
     CHECK_THROWS_WITH(f.manager.set_option("icecast", "mount", mount), doctest::Contains("for option 'mount'"));
   }
   CHECK(f.manager.get_option("icecast", "mount") == "/stream.ogg");
+  // icecast looks at the text after the last '.' only: these are streams.
+  for (const std::string mount :
+       {"/xsl.ogg", "/a.xsl.ogg", "/admin.cgi.ogg", "/administration", "/live/radio-1.ogg"}) {
+    CAPTURE(mount);
+    CHECK(f.manager.set_option("icecast", "mount", mount) == mount);
+  }
+  f.manager.set_option("icecast", "mount", "/stream.ogg");
   for (const std::string limit : {"0", "-1", "1001", "1\n", "1<", "abc", "", "99999999999999999999", "1 "}) {
     CAPTURE(limit);
     CHECK_THROWS_WITH(f.manager.set_option("icecast", "max-listeners", limit),
