@@ -131,6 +131,14 @@ def prepare_gobby(case):
     return "", None
 
 
+def prepare_icecast(case):
+    return "", None  # the source password once enabled
+
+
+def after_icecast(case):
+    return case.sb.option("icecast", "mount"), None
+
+
 def after_prosody(case):
     sb = case.sb
     sb.ts("run", "prosody", "remove-account", PROSODY_ACCOUNT)
@@ -182,6 +190,24 @@ def check_gobby(case, out):
                     % (when, sender.group(1) if sender else "none"), header)
 
 
+def check_icecast(case, out):
+    first = (out.get("records") or [{"text": ""}])[0]["text"]
+    case.expect(first.startswith("HTTP/1."), "icecast: GET / answers (%s)" % first.split("\r\n")[0], first[:500])
+    servers = out["fields"].get("server_headers", [])
+    case.expect(bool(servers) and all(s == "Icecast" for s in servers),
+                "icecast: every Server header is plain 'Icecast', no version (server-id)", str(servers))
+    texts = [r["text"] for r in out.get("records", [])]
+    streamed = [t for t in texts if "source PUT" not in t]
+    case.expect(not any(re.search(r"2\.4\.[0-9]", t) for t in streamed),
+                "icecast: no page names its version (2.4.x)",
+                "\n".join(l for t in texts for l in t.splitlines() if re.search(r"2\.4\.[0-9]", l))[:2000])
+    locations = out["fields"].get("locations", [])
+    case.expect(not any(re.match(r"[a-z]+://(127\.|\[::1\]|localhost)", loc) or ":%s" % case.local_port in loc
+                        for loc in locations),
+                "icecast: no redirect names the local address or port (%s)" % (", ".join(locations) or "none"),
+                str(locations))
+
+
 class Probe:
     def __init__(self, unit, prepare, after_enable=None, check=None, secret_option=None):
         self.unit, self.prepare, self.after_enable = unit, prepare, after_enable
@@ -194,6 +220,8 @@ LEAK_PROBES = {
     "mumble": Probe("mumble-server.service", prepare_mumble, check=check_mumble, secret_option="server-password"),
     "prosody": Probe("prosody.service", prepare_prosody, after_prosody, check=check_prosody),
     "gobby": Probe("tails-server-infinoted.service", prepare_gobby, check=check_gobby, secret_option="password"),
+    "icecast": Probe("icecast2.service", prepare_icecast, after_icecast, check=check_icecast,
+                     secret_option="source-password"),
 }
 
 
