@@ -243,6 +243,18 @@ class Online(IcecastCase):
         mode = sb.out("stat", "-c", "%a %U %G", "/etc/icecast2/tails-server.xml").strip()
         self.expect(mode == "640 root icecast", "icecast.xml (it holds the passwords) is 0640 root:icecast (%s)"
                     % mode)
+        # Where the passwords are written: icecast.xml, and the daemon's state (0600, root's).
+        for option in ("source-password", "admin-password"):
+            secret = sb.option("icecast", option)
+            files = sb.sh('grep -rlF -- "$1" /etc /var/lib/tails-server /run/tails-server 2>/dev/null | sort; true',
+                          secret).stdout.split()
+            modes = {f: sb.out("stat", "-c", "%a %U %G", f).strip() for f in files}
+            bad = {f: m for f, m in modes.items()
+                   if not (f == "/etc/icecast2/tails-server.xml" and m == "640 root icecast")
+                   and not (m == "600 root root" and f.startswith("/var/lib/tails-server/"))}
+            self.expect(bool(secret) and "/etc/icecast2/tails-server.xml" in files and not bad,
+                        "icecast: the %s is only in icecast.xml and 0600 files of the daemon (%s)"
+                        % (option, ", ".join("%s %s" % fm for fm in sorted(modes.items()))), str(bad))
 
 
 class Client(IcecastCase):
