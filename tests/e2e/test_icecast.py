@@ -16,8 +16,8 @@ gets all of it from its start. Then:
            source URL and the source password (the option's).
   stream:  everything as the connection info says, through the client tor's SOCKS port to the
            onion (the connection info tells the source client to stream through Tor too): a wrong
-           source password gets 401; the right one 200, then a listener gets 200, application/ogg
-           and exactly the bytes of the file.
+           source password gets 401, and so does the right one at another mount; the right one at
+           the mount 200, then a listener gets 200, application/ogg and exactly the bytes of the file.
   without the credential the client tor is refused (SOCKS 0xF4).
 Run by tests/scenario/run-scenario (ctest: e2e-icecast); skipped without root, tor, tor-gencert,
 icecast2 or flac. Every tor is stopped and the sandbox powered off at the end.
@@ -171,7 +171,7 @@ class IcecastCase(ScenarioCase):
         self.assertTrue(W.info.get("address") and W.info.get("mount") and W.info.get("source-password"),
                         "precondition: connection-info icecast --json gives address, mount, source-password")
 
-    def stream(self, password, output, limit=REACH_LIMIT):
+    def stream(self, password, output, limit=REACH_LIMIT, mount=None):
         """icecast_probe.py through the client tor's SOCKS port to the onion, as the connection
         info says; retried (NEWNYM between) while tor cannot reach the onion. (CompletedProcess
         with .fields, tries)."""
@@ -179,7 +179,7 @@ class IcecastCase(ScenarioCase):
         t, tries = time.monotonic(), 0
         while True:
             tries += 1
-            r = sb.exec("python3", PROBE, info["address"], str(info["port"]), info["mount"], OGG, output,
+            r = sb.exec("python3", PROBE, info["address"], str(info["port"]), mount or info["mount"], OGG, output,
                         "--socks", W.socks, "--timeout", "120", input=password, timeout=600, merge=True)
             r.fields = fields(r.stdout)
             # 3: SOCKS refused or failed; 1 with no source status: the connection did not get through.
@@ -336,6 +336,15 @@ class Stream(IcecastCase):
             self.expect(r.returncode == 2 and r.fields.get("source_status") == "401",
                         "icecast: through the onion, %s as source password gets 401 (probe exit %d, source "
                         "status %s, %d tries)" % (label, r.returncode, r.fields.get("source_status"), tries), r.stdout)
+
+    def test_the_source_password_opens_no_other_mount(self):
+        self.ensure_info()
+        for other in ("/stream.ogg", MOUNT + "2", "/other.ogg"):
+            r, tries = self.stream(W.info["source-password"], "/root/refused.oga", mount=other)
+            self.expect(r.returncode == 2 and r.fields.get("source_status") == "401",
+                        "icecast: through the onion, the source password at another mount (%s) gets 401 (probe "
+                        "exit %d, source status %s, %d tries)" % (other, r.returncode, r.fields.get("source_status"),
+                                                                  tries), r.stdout)
 
     def test_the_listener_through_tor_receives_the_same_bytes(self):
         sb = self.sb

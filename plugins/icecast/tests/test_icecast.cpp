@@ -142,7 +142,9 @@ TEST_CASE("icecast: the configuration names no machine and announces nothing") {
   if (std::string(name) != "localhost") CHECK(xml.find(name) == std::string::npos);
   CHECK(xml.find("<bind-address>127.0.0.1</bind-address>") != std::string::npos);
   CHECK(xml.find("<port>8000</port>") != std::string::npos);
-  CHECK(xml.find("<mount-name>/stream.ogg</mount-name>") != std::string::npos);
+  CHECK(xml.find("<mount-name>/stream.ogg</mount-name>\n    <password>" +
+                 f.manager.get_option("icecast", "source-password") + "</password>") != std::string::npos);
+  CHECK(xml.find("<source-password>") == std::string::npos);
   CHECK(xml.find("<max-listeners>20</max-listeners>") != std::string::npos);
   CHECK(xml.find("<public>0</public>") != std::string::npos);
   CHECK(xml.find("<directory>") == std::string::npos);
@@ -261,6 +263,15 @@ TEST_CASE("icecast2 takes the hostile passwords exactly and relays the stream by
       INFO("probe output:\n" << result.output);
       CHECK(result.exit_code == 2);
       CHECK(probe_value(result.output, "source_status") == "401");
+    }
+
+    // The password is the mount's: a source elsewhere (where max-listeners would not hold) is refused.
+    for (const std::string& other : std::vector<std::string>{"/stream.ogg", mount + "2", "/other"}) {
+      CAPTURE(other);
+      auto refused = stream(port, other, ogg, f.tmp / "received", password);
+      INFO("probe output:\n" << refused.output);
+      CHECK(refused.exit_code == 2);
+      CHECK(probe_value(refused.output, "source_status") == "401");
     }
 
     auto result = stream(port, mount, ogg, f.tmp / "received", password);
