@@ -30,7 +30,9 @@ std::string icecast_xml_text(const IcecastSettings& s) {
   element("    ", "sources", "1");
   out += "  </limits>\n";
   out += "  <authentication>\n";
-  element("    ", "source-password", s.source_password);
+  // No global <source-password>: the source password is the mount's own (below), so icecast
+  // refuses a source at any other mount ("No source password set"), where max-listeners would
+  // not hold.
   element("    ", "admin-user", s.admin_user);
   element("    ", "admin-password", s.admin_password);
   out += "  </authentication>\n";
@@ -49,6 +51,7 @@ std::string icecast_xml_text(const IcecastSettings& s) {
   }
   out += "  <mount type=\"normal\">\n";
   element("    ", "mount-name", s.mount);
+  element("    ", "password", s.source_password);  // user "source"
   element("    ", "max-listeners", std::to_string(s.max_listeners));
   element("    ", "public", "0");
   out += "  </mount>\n";

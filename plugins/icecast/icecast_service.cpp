@@ -26,14 +26,18 @@ constexpr const char* service_group = "icecast";
 constexpr const char* config_file = "/etc/icecast2/tails-server.xml";
 constexpr const char* admin_user = "admin";
 
-// A mount point: '/' then [A-Za-z0-9._-] parts, never icecast's own /admin.
+// A mount point: '/' then [A-Za-z0-9._-] parts, never a path icecast 2.4 answers itself
+// before it looks for a stream (connection.c, auth.c): /admin/..., /admin.cgi, and any path
+// whose text after its last '.' starts with "xsl" (util_check_valid_extension: a status page).
 StringRules mount_rules() {
   StringRules rules;
   rules.min_length = 2;
   rules.max_length = 100;
   rules.allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-";
   rules.allowed_description = "letters, digits and '._/-'";
-  rules.check_accepts = "starting with '/', without empty, '.' or '..' parts, not under /admin";
+  rules.check_accepts =
+      "starting with '/', without empty, '.' or '..' parts, not /admin.cgi or under /admin, "
+      "no 'xsl' after its last '.'";
   rules.check = [](std::string_view value) -> std::string {
     if (value.front() != '/') return "does not start with '/'";
     if (value.back() == '/') return "ends with '/'";
@@ -44,7 +48,11 @@ StringRules mount_rules() {
       if (part.empty() || part == "." || part == "..") return "has an empty, '.' or '..' part";
       rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     }
-    if (value == "/admin" || value.starts_with("/admin/")) return "is icecast's administration page";
+    if (value == "/admin" || value.starts_with("/admin/") || value == "/admin.cgi")
+      return "is icecast's administration page";
+    // icecast serves such a path as a status page (XSLT), whatever streams there.
+    if (auto dot = value.rfind('.'); dot != std::string_view::npos && value.substr(dot + 1).starts_with("xsl"))
+      return "is icecast's status page name (after its last '.' comes \"xsl\")";
     return "";
   };
   return rules;

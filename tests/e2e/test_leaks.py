@@ -135,6 +135,14 @@ def prepare_ssh(case):
     return "", ""
 
 
+def prepare_icecast(case):
+    return "", None  # the source password once enabled
+
+
+def after_icecast(case):
+    return case.sb.option("icecast", "mount"), None
+
+
 def after_prosody(case):
     sb = case.sb
     sb.ts("run", "prosody", "remove-account", PROSODY_ACCOUNT)
@@ -203,6 +211,24 @@ def check_ssh(case, out):
                 "ssh: the version banner names no distribution (DebianBanner no): %r" % banner)
 
 
+def check_icecast(case, out):
+    first = (out.get("records") or [{"text": ""}])[0]["text"]
+    case.expect(first.startswith("HTTP/1."), "icecast: GET / answers (%s)" % first.split("\r\n")[0], first[:500])
+    servers = out["fields"].get("server_headers", [])
+    case.expect(bool(servers) and all(s == "Icecast" for s in servers),
+                "icecast: every Server header is plain 'Icecast', no version (server-id)", str(servers))
+    texts = [r["text"] for r in out.get("records", [])]
+    streamed = [t for t in texts if "source PUT" not in t]
+    case.expect(not any(re.search(r"2\.4\.[0-9]", t) for t in streamed),
+                "icecast: no page names its version (2.4.x)",
+                "\n".join(l for t in texts for l in t.splitlines() if re.search(r"2\.4\.[0-9]", l))[:2000])
+    locations = out["fields"].get("locations", [])
+    case.expect(not any(re.match(r"[a-z]+://(127\.|\[::1\]|localhost)", loc) or ":%s" % case.local_port in loc
+                        for loc in locations),
+                "icecast: no redirect names the local address or port (%s)" % (", ".join(locations) or "none"),
+                str(locations))
+
+
 class Probe:
     def __init__(self, unit, prepare, after_enable=None, check=None, secret_option=None):
         self.unit, self.prepare, self.after_enable = unit, prepare, after_enable
@@ -217,6 +243,8 @@ LEAK_PROBES = {
     "gobby": Probe("tails-server-infinoted.service", prepare_gobby, check=check_gobby, secret_option="password"),
     "chat": Probe("tails-server-chat.service", prepare_chat, check=check_chat),
     "ssh": Probe("tails-server-sshd.service", prepare_ssh, check=check_ssh),
+    "icecast": Probe("icecast2.service", prepare_icecast, after_icecast, check=check_icecast,
+                     secret_option="source-password"),
 }
 
 

@@ -14,6 +14,7 @@ KIND and ARG:
   gobby   the server password on stdin
   chat    (nothing)
   ssh     nothing: the banner and key exchange offer before any login
+  icecast ARG = the mount; the source password on stdin (a source streams while a listener asks)
 
 Output: one JSON object on stdout: {"records": [{"what": ..., "text": ...}], "certificates":
 [{"subject", "issuer", "san", "text"}], "fields": {...}}. Exit status 0; 44/45 SOCKS 0xF4/0xF5
@@ -369,8 +370,59 @@ def probe_ssh(args):
     sock.close()
 
 
+# -- icecast ----------------------------------------------------------------------------------
+def probe_icecast(args):
+    host, mount = args.onion, args.arg or "/stream.ogg"
+
+    def ask(what, request, required=True):
+        sock = connect(args)
+        sock.sendall(request.encode("latin-1"))
+        reply = read_for(sock, 20)
+        sock.close()
+        if not reply and required:
+            raise ProbeError("icecast sent nothing for " + what)
+        record("icecast " + what, reply)
+        if not reply:
+            return
+        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
+        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+        location = re.search(r"^Location: *(.*?)\s*$", head, re.M | re.I)
+        if location:
+            OUT["fields"].setdefault("locations", []).append(location.group(1))
+
+    get = lambda path: "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)
+    for what, path in (("GET /", "/"), ("status page (JSON)", "/status-json.xsl"), ("status page", "/status.xsl"),
+                       ("version page", "/server_version.xsl"), ("404", "/tails-server-leak-probe-missing"),
+                       ("401 (admin without password)", "/admin/stats"), ("the mount without a source", mount)):
+        ask(what, get(path))
+    ask("garbage (icecast closes the connection)", "\x01\x02 nonsense\r\n\r\n", required=False)
+    password = sys.stdin.readline().rstrip("\n")
+    if password:
+        source = connect(args)
+        credentials = base64.b64encode(("source:" + password).encode("utf-8")).decode("ascii")
+        source.sendall(("PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n"
+                        "Content-Type: application/ogg\r\nIce-Public: 0\r\n\r\n"
+                        % (mount, host, credentials)).encode("latin-1"))
+        reply = read_for(source, 20, until=rb"\r\n\r\n")
+        record("icecast source PUT", reply)
+        if not reply.startswith(b"HTTP/1.") or b" 200 " not in reply.split(b"\r\n", 1)[0]:
+            raise ProbeError("icecast refused the source: %r" % reply[:200])
+        ask("the status page while a source streams", get("/status-json.xsl"))
+        listener = connect(args)
+        listener.sendall(get(mount).encode("latin-1"))
+        reply = read_for(listener, 5, until=rb"\r\n\r\n")
+        listener.close()
+        record("icecast the mount's listener headers", reply.split(b"\r\n\r\n", 1)[0])
+        if reply:  # icecast may hold a listener's answer until the source sends its first pages
+            head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+            server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
+            OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+        source.close()
+
+
 PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby,
-          "chat": probe_chat, "ssh": probe_ssh}
+          "chat": probe_chat, "ssh": probe_ssh, "icecast": probe_icecast}
 
 
 class Args:

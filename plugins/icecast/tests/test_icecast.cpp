@@ -142,7 +142,9 @@ TEST_CASE("icecast: the configuration names no machine and announces nothing") {
   if (std::string(name) != "localhost") CHECK(xml.find(name) == std::string::npos);
   CHECK(xml.find("<bind-address>127.0.0.1</bind-address>") != std::string::npos);
   CHECK(xml.find("<port>8000</port>") != std::string::npos);
-  CHECK(xml.find("<mount-name>/stream.ogg</mount-name>") != std::string::npos);
+  CHECK(xml.find("<mount-name>/stream.ogg</mount-name>\n    <password>" +
+                 f.manager.get_option("icecast", "source-password") + "</password>") != std::string::npos);
+  CHECK(xml.find("<source-password>") == std::string::npos);
   CHECK(xml.find("<max-listeners>20</max-listeners>") != std::string::npos);
   CHECK(xml.find("<public>0</public>") != std::string::npos);
   CHECK(xml.find("<directory>") == std::string::npos);
@@ -180,6 +182,8 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
   Fixture f;
   const std::vector<std::string> mounts = {
       "stream.ogg", "/", "/a/", "//a", "/a//b", "/a/../b", "/./a", "/..", "/admin", "/admin/stats", "/a b",
+      // icecast answers these itself, whatever streams there: administration and status (XSLT) pages.
+      "/admin.cgi", "/status.xsl", "/status-json.xsl", "/radio.xslt", "/a.xsl/b",
       "/a\nb", "/a\"b", "/a'b", "/<x>", "/a&amp;", "/a<!--", "/a]]>", "/a#b", "/a?b=1", "/a%20b",
       "/" + std::string(100, 'a'), std::string("/a\0b", 4)};
   for (const auto& mount : mounts) {
@@ -187,6 +191,13 @@ TEST_CASE("icecast: hostile mount points and listener limits are refused") {
     CHECK_THROWS_WITH(f.manager.set_option("icecast", "mount", mount), doctest::Contains("for option 'mount'"));
   }
   CHECK(f.manager.get_option("icecast", "mount") == "/stream.ogg");
+  // icecast looks at the text after the last '.' only: these are streams.
+  for (const std::string mount :
+       {"/xsl.ogg", "/a.xsl.ogg", "/admin.cgi.ogg", "/administration", "/live/radio-1.ogg"}) {
+    CAPTURE(mount);
+    CHECK(f.manager.set_option("icecast", "mount", mount) == mount);
+  }
+  f.manager.set_option("icecast", "mount", "/stream.ogg");
   for (const std::string limit : {"0", "-1", "1001", "1\n", "1<", "abc", "", "99999999999999999999", "1 "}) {
     CAPTURE(limit);
     CHECK_THROWS_WITH(f.manager.set_option("icecast", "max-listeners", limit),
@@ -252,6 +263,15 @@ TEST_CASE("icecast2 takes the hostile passwords exactly and relays the stream by
       INFO("probe output:\n" << result.output);
       CHECK(result.exit_code == 2);
       CHECK(probe_value(result.output, "source_status") == "401");
+    }
+
+    // The password is the mount's: a source elsewhere (where max-listeners would not hold) is refused.
+    for (const std::string& other : std::vector<std::string>{"/stream.ogg", mount + "2", "/other"}) {
+      CAPTURE(other);
+      auto refused = stream(port, other, ogg, f.tmp / "received", password);
+      INFO("probe output:\n" << refused.output);
+      CHECK(refused.exit_code == 2);
+      CHECK(probe_value(refused.output, "source_status") == "401");
     }
 
     auto result = stream(port, mount, ogg, f.tmp / "received", password);
