@@ -3,6 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -68,9 +71,23 @@ int serve(const Config& config) {
   return 0;
 }
 
+// No core dump and no ptrace by the same user: the room's memory stays in the process.
+void harden_process() {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit core{0, 0};
+  setrlimit(RLIMIT_CORE, &core);
+  // Up to max_users * 4 + 16 connections: take the hard limit of descriptors (systemd's soft one is 1024).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  harden_process();
   std::signal(SIGPIPE, SIG_IGN);
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::fputs(kUsage, stdout);

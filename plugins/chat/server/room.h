@@ -85,6 +85,7 @@ class Room {
   std::unordered_map<std::string, Guest> guests_;                 // by token
   std::unordered_map<std::string, std::string> tokens_by_name_;  // by name_key()
   std::deque<EventPtr> history_;
+  std::size_t history_bytes_ = 0;
   std::size_t joined_count_ = 0;
 };
 

@@ -475,6 +475,24 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         await alice.close()
         await late.close()
 
+    async def test_a_long_history_reaches_new_guests_whole(self):
+        server = self.start(history=300, rate_per_minute=60000, rate_burst=10000)
+        alice = await self.ws_guest(server)
+        a = alice.welcome["name"]
+        for n in range(300):
+            await alice.send({"type": "message", "text": f"{n:03} " + "h" * 1990})
+            await asyncio.sleep(0)
+        await alice.wait_for(message(a, "299 " + "h" * 1990))
+        # About 600 KB of history: more than a connection's queue may hold later, not too much for its welcome.
+        late = await self.ws_guest(server)
+        self.assertEqual([frame["text"][:3] for frame in late.welcome["history"]], [f"{n:03}" for n in range(300)])
+        stream = await self.stream_guest(server)
+        await stream.wait_for(message_html(a, "299 " + "h" * 1990))
+        self.assertIn(message_html(a, "000 " + "h" * 1990), stream.body)
+        stream.close()
+        await alice.close()
+        await late.close()
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
