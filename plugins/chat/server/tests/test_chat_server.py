@@ -260,6 +260,10 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn('<iframe name="compose" src="/compose"', page)
         self.assertIn('<script src="/chat.js"', page)
         self.assertNotRegex(page, r"<script>|<style>| on\w+=")
+        response, script = server.request("GET", "/chat.js")
+        self.assertEqual(response.getheader("Content-Type"), "text/javascript; charset=utf-8")
+        for unsafe in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
+            self.assertNotIn(unsafe, script)  # guests' text goes through textContent only
         _, compose = server.request("GET", "/compose", token)
         name = re.search(r'<input name="name" maxlength="32" value="([a-z]+-[a-z]+)"', compose.decode()).group(1)
         guest = await self.ws_guest(server, token)
