@@ -1,11 +1,11 @@
 // tails-server-chat: the server of the ephemeral chat service (PROTOCOL.md). One room, in memory only, on
 // the loopback addresses its JSON configuration names; one thread.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstring>

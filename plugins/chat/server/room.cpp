@@ -178,8 +178,6 @@ void Room::close_all() {
   joined_count_ = 0;
 }
 
-void Room::log_count() const {
-  log::info(std::to_string(joined_count_) + (joined_count_ == 1 ? " guest" : " guests"));
-}
+void Room::log_count() const { log::info(std::to_string(joined_count_) + (joined_count_ == 1 ? " guest" : " guests")); }
 
 }  // namespace tails_server::chat
