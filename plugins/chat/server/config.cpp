@@ -38,9 +38,9 @@ std::string text_in(const json& object, const char* key, std::size_t max_bytes, 
                     const std::string& fallback) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  const std::string what = "\"" + std::string(key) + "\" must be a string of at most " + std::to_string(max_bytes) +
-                           " bytes of UTF-8" + (allowed_controls.empty() ? " without control characters" :
-                                                                           " without control characters but newlines");
+  const std::string what =
+      "\"" + std::string(key) + "\" must be a string of at most " + std::to_string(max_bytes) + " bytes of UTF-8" +
+      (allowed_controls.empty() ? " without control characters" : " without control characters but newlines");
   if (!it->is_string()) throw ConfigError(what + ", found " + found(*it));
   const auto& text = it->get_ref<const std::string&>();
   if (text.size() > max_bytes) throw ConfigError(what + ", found " + std::to_string(text.size()) + " bytes");
@@ -93,8 +93,8 @@ Config parse_config(const std::string& json_text) {
     throw ConfigError(std::string("not valid JSON: ") + error.what());
   }
   if (!object.is_object()) throw ConfigError("must be a JSON object, found " + found(object));
-  static const std::set<std::string> kKeys = {"listen",  "title",  "motd",   "max_users", "history",
-                                              "max_message_bytes", "rate_per_minute", "rate_burst"};
+  static const std::set<std::string> kKeys = {
+      "listen", "title", "motd", "max_users", "history", "max_message_bytes", "rate_per_minute", "rate_burst"};
   for (const auto& [key, value] : object.items()) {
     if (kKeys.count(key) == 0) {
       throw ConfigError("unknown key \"" + key +

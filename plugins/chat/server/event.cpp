@@ -66,7 +66,7 @@ std::string welcome_json(const std::string& name, const std::string& title, cons
                          const std::deque<EventPtr>& history, const std::vector<std::string>& guests) {
   json events = json::array();
   for (const auto& event : history) events.push_back(event_object(*event));
-  return json{{"type", "welcome"}, {"name", name},       {"title", title},
+  return json{{"type", "welcome"}, {"name", name},      {"title", title},
               {"motd", motd},      {"history", events}, {"guests", guests}}
       .dump();
 }

@@ -54,9 +54,7 @@ void HttpSession::handle(Request request) {
   if (get && path == "/ws" && beast::websocket::is_upgrade(request)) {
     const std::string token = session_token(request);
     if (room_.find(token) == nullptr || !same_origin(request)) {
-      write(page_response(http::status::forbidden, request.version(), "Not in the room",
-                          "Join the room first."),
-            true);
+      write(page_response(http::status::forbidden, request.version(), "Not in the room", "Join the room first."), true);
       return;
     }
     std::make_shared<WsSession>(stream_.release_socket(), room_, std::move(ticket_), token)->run(std::move(request));

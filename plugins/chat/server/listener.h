@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -44,6 +45,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept();
 
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
   Room& room_;
   ConnectionCount& count_;
   std::chrono::steady_clock::time_point last_refusal_log_{};

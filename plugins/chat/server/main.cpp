@@ -1,5 +1,8 @@
 // tails-server-chat: the server of the ephemeral chat service (PROTOCOL.md). One room, in memory only, on
 // the loopback addresses its JSON configuration names; one thread.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -35,17 +38,13 @@ std::string endpoint_text(const ListenAddress& listen) {
   return (v6 ? "[" + listen.address + "]" : listen.address) + ":" + std::to_string(listen.port);
 }
 
-int serve(const Config& config) {
-  ConnectionCount count;
-  count.max = static_cast<std::size_t>(config.max_users) * 4 + 16;
-  // The io_context goes before the room (reset below): handlers it still holds may touch the room.
-  auto io = std::make_unique<net::io_context>(1);
-  Room room(*io, config);
+// Listens and runs until SIGTERM or SIGINT. The listeners and the signal set go before the io_context.
+int run(net::io_context& io, Room& room, ConnectionCount& count, const Config& config) {
   std::vector<std::shared_ptr<Listener>> listeners;
   for (const auto& listen : config.listen) {
     const net::ip::tcp::endpoint endpoint(net::ip::make_address(listen.address), listen.port);
     try {
-      listeners.push_back(std::make_shared<Listener>(*io, endpoint, room, count));
+      listeners.push_back(std::make_shared<Listener>(io, endpoint, room, count));
     } catch (const boost::system::system_error& error) {
       log::error("cannot listen on " + endpoint_text(listen) + ": " + error.code().message());
       return 1;
@@ -54,23 +53,48 @@ int serve(const Config& config) {
   }
   for (auto& listener : listeners) listener->run();
 
-  net::signal_set signals(*io, SIGTERM, SIGINT);
+  net::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int) {
     if (error) return;
     log::info("stopping: the room and its history are wiped");
     for (auto& listener : listeners) listener->stop();
     room.close_all();
-    io->stop();
+    io.stop();
   });
-  io->run();
-  room.close_all();
-  io.reset();
+  io.run();
   return 0;
+}
+
+int serve(const Config& config) {
+  ConnectionCount count;
+  count.max = static_cast<std::size_t>(config.max_users) * 4 + 16;
+  auto io = std::make_unique<net::io_context>(1);
+  Room room(*io, config);
+  const int code = run(*io, room, count, config);
+  room.close_all();
+  // The handlers the io_context still holds own sessions, which detach from the room as they go: the
+  // io_context goes first, while the room (now without guests or timers) is still there.
+  io.reset();
+  return code;
+}
+
+// No core dump and no ptrace by the same user: the room's memory stays in the process.
+void harden_process() {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  rlimit core{0, 0};
+  setrlimit(RLIMIT_CORE, &core);
+  // Up to max_users * 4 + 16 connections: take the hard limit of descriptors (systemd's soft one is 1024).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  harden_process();
   std::signal(SIGPIPE, SIG_IGN);
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::fputs(kUsage, stdout);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace tails_server::chat {
 
@@ -14,26 +15,25 @@ class Outbox {
   static constexpr std::size_t kMaxBytes = 256 * 1024;
   static constexpr std::size_t kMaxItems = 1000;
 
-  // Queues `text`; false when the queue would go over its cap (the caller drops the connection).
+  // Queues `text`; false when the queue would go over its cap (the caller drops the connection). A text
+  // queued when the queue is empty always fits and does not count: a welcome with a long history may be
+  // larger than the cap, and the events after it must still fit.
   bool push(std::shared_ptr<const std::string> text) {
-    if (items_.size() + 1 > kMaxItems || bytes_ + text->size() > kMaxBytes) return false;
-    bytes_ += text->size();
-    items_.push_back(std::move(text));
+    const bool counted = !items_.empty();
+    if (counted && (items_.size() + 1 > kMaxItems || bytes_ + text->size() > kMaxBytes)) return false;
+    if (counted) bytes_ += text->size();
+    items_.emplace_back(std::move(text), counted);
     return true;
   }
   bool empty() const { return items_.empty(); }
-  const std::string& front() const { return *items_.front(); }
+  const std::string& front() const { return *items_.front().first; }
   void pop() {
-    bytes_ -= items_.front()->size();
+    if (items_.front().second) bytes_ -= items_.front().first->size();
     items_.pop_front();
-  }
-  void clear() {
-    items_.clear();
-    bytes_ = 0;
   }
 
  private:
-  std::deque<std::shared_ptr<const std::string>> items_;
+  std::deque<std::pair<std::shared_ptr<const std::string>, bool>> items_;  // a text, and whether it counts
   std::size_t bytes_ = 0;
 };
 

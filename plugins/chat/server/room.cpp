@@ -12,6 +12,8 @@ namespace {
 
 constexpr std::chrono::seconds kLeaveGrace{5};
 constexpr std::chrono::seconds kFirstConnectionGrace{60};
+// The history's texts together, whatever `history` says: each welcome copies them.
+constexpr std::size_t kMaxHistoryBytes = 1024 * 1024;
 
 }  // namespace
 
@@ -107,7 +109,11 @@ std::string Room::say(const std::string& token, std::string text) {
   auto event = make_message(guest->name, std::move(text));
   if (config_.history > 0) {
     history_.push_back(event);
-    while (history_.size() > static_cast<std::size_t>(config_.history)) history_.pop_front();
+    history_bytes_ += event->text.size();
+    while (history_.size() > static_cast<std::size_t>(config_.history) || history_bytes_ > kMaxHistoryBytes) {
+      history_bytes_ -= history_.front()->text.size();
+      history_.pop_front();
+    }
   }
   broadcast(event);
   return {};
@@ -168,11 +174,10 @@ void Room::close_all() {
   guests_.clear();
   tokens_by_name_.clear();
   history_.clear();
+  history_bytes_ = 0;
   joined_count_ = 0;
 }
 
-void Room::log_count() const {
-  log::info(std::to_string(joined_count_) + (joined_count_ == 1 ? " guest" : " guests"));
-}
+void Room::log_count() const { log::info(std::to_string(joined_count_) + (joined_count_ == 1 ? " guest" : " guests")); }
 
 }  // namespace tails_server::chat

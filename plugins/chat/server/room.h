@@ -82,9 +82,10 @@ class Room {
 
   boost::asio::io_context& io_;
   Config config_;
-  std::unordered_map<std::string, Guest> guests_;                 // by token
+  std::unordered_map<std::string, Guest> guests_;                // by token
   std::unordered_map<std::string, std::string> tokens_by_name_;  // by name_key()
   std::deque<EventPtr> history_;
+  std::size_t history_bytes_ = 0;
   std::size_t joined_count_ = 0;
 };
 

@@ -38,8 +38,7 @@ Response join(Room& room, const Request& request, const std::string& token) {
   const Guest* guest = room.create_guest();
   if (guest == nullptr) {
     return page_response(http::status::service_unavailable, version, "The room is full",
-                         "The room is full (" + std::to_string(room.config().max_users) +
-                             " guests). Try again later.");
+                         "The room is full (" + std::to_string(room.config().max_users) + " guests). Try again later.");
   }
   Response response = redirect(version, "/room");
   response.set(http::field::set_cookie, session_cookie(guest->token));
@@ -85,8 +84,8 @@ Response get(Room& room, const Request& request, std::string_view path, const st
     if (guest == nullptr) {
       return page_response(http::status::ok, version, "Not in the room", "You are not in the room.");
     }
-    static const char* const kCodes[] = {"too-long", "throttled", "name-taken", "bad-name", "bad-request",
-                                         "not-in-room"};
+    static const char* const kCodes[] = {"too-long", "throttled",   "name-taken",
+                                         "bad-name", "bad-request", "not-in-room"};
     std::string error;
     if (auto code = query_field(std::string_view(request.target().data(), request.target().size()), "error")) {
       for (const char* known : kCodes) {
@@ -95,15 +94,15 @@ Response get(Room& room, const Request& request, std::string_view path, const st
     }
     return html(version, compose_page(guest->name, error));
   }
-  if (path == "/chat.js") return make(http::status::ok, version, std::string(kChatJs), "text/javascript; charset=utf-8");
+  if (path == "/chat.js")
+    return make(http::status::ok, version, std::string(kChatJs), "text/javascript; charset=utf-8");
   if (path == "/chat.css") return make(http::status::ok, version, std::string(kChatCss), "text/css; charset=utf-8");
   return page_response(http::status::not_found, version, "Not found", "There is no such page.");
 }
 
 }  // namespace
 
-Response page_response(http::status status, unsigned version, const std::string& heading,
-                       const std::string& sentence) {
+Response page_response(http::status status, unsigned version, const std::string& heading, const std::string& sentence) {
   return make(status, version, simple_page(heading, sentence, true), "text/html; charset=utf-8");
 }
 

@@ -17,7 +17,6 @@ using Response = http::response<http::string_body>;
 Response respond(Room& room, const Request& request);
 
 // A short HTML page with `status`, e.g. 403 or 413, and the security headers.
-Response page_response(http::status status, unsigned version, const std::string& heading,
-                       const std::string& sentence);
+Response page_response(http::status status, unsigned version, const std::string& heading, const std::string& sentence);
 
 }  // namespace tails_server::chat

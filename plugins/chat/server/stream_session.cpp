@@ -43,8 +43,8 @@ void StreamSession::run() {
   }
   std::ostringstream text;
   text << header.base();
+  header_ = text.str();
   stream_.expires_never();
-  outbox_.push(std::make_shared<const std::string>(text.str()));
   attached_ = room_.attach(token_, this);
   if (!attached_) {
     close();
@@ -72,7 +72,7 @@ void StreamSession::queue(std::shared_ptr<const std::string> text) {
 }
 
 void StreamSession::write() {
-  if (writing_ || closed_ || outbox_.empty()) return;
+  if (writing_ || closed_ || (header_sent_ && outbox_.empty())) return;
   writing_ = true;
   stream_.expires_after(kWriteTimeout);
   auto done = [self = shared_from_this()](beast::error_code error, std::size_t) {
@@ -81,15 +81,20 @@ void StreamSession::write() {
       self->close();
       return;
     }
-    self->outbox_.pop();
-    self->header_sent_ = true;
+    if (self->header_sent_) {
+      self->outbox_.pop();
+    } else {
+      self->header_sent_ = true;
+      self->header_.clear();
+    }
     self->write();
   };
-  const auto& text = outbox_.front();
-  if (header_sent_ && chunked_) {
-    net::async_write(stream_, http::make_chunk(net::buffer(text)), std::move(done));
+  if (!header_sent_) {
+    net::async_write(stream_, net::buffer(header_), std::move(done));
+  } else if (chunked_) {
+    net::async_write(stream_, http::make_chunk(net::buffer(outbox_.front())), std::move(done));
   } else {
-    net::async_write(stream_, net::buffer(text), std::move(done));
+    net::async_write(stream_, net::buffer(outbox_.front()), std::move(done));
   }
 }
 

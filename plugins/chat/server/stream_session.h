@@ -38,6 +38,7 @@ class StreamSession : public Connection, public std::enable_shared_from_this<Str
   std::string token_;
   bool chunked_;
   Outbox outbox_;
+  std::string header_;  // written before the first item of the outbox
   bool header_sent_ = false;
   bool writing_ = false;
   bool closed_ = false;

@@ -46,8 +46,8 @@ void WsSession::run(http::request<http::string_body> request) {
 }
 
 void WsSession::welcome(const Guest& guest) {
-  queue(std::make_shared<const std::string>(welcome_json(guest.name, room_.config().title, room_.config().motd,
-                                                         room_.history(), room_.guest_names())));
+  queue(std::make_shared<const std::string>(
+      welcome_json(guest.name, room_.config().title, room_.config().motd, room_.history(), room_.guest_names())));
 }
 
 void WsSession::deliver(const EventPtr& event) { queue(std::shared_ptr<const std::string>(event, &event->json)); }

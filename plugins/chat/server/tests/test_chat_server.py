@@ -260,6 +260,10 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         self.assertIn('<iframe name="compose" src="/compose"', page)
         self.assertIn('<script src="/chat.js"', page)
         self.assertNotRegex(page, r"<script>|<style>| on\w+=")
+        response, script = server.request("GET", "/chat.js")
+        self.assertEqual(response.getheader("Content-Type"), "text/javascript; charset=utf-8")
+        for unsafe in (b"innerHTML", b"outerHTML", b"insertAdjacentHTML", b"document.write", b"eval("):
+            self.assertNotIn(unsafe, script)  # guests' text goes through textContent only
         _, compose = server.request("GET", "/compose", token)
         name = re.search(r'<input name="name" maxlength="32" value="([a-z]+-[a-z]+)"', compose.decode()).group(1)
         guest = await self.ws_guest(server, token)
@@ -471,6 +475,24 @@ class ServerTest(unittest.IsolatedAsyncioTestCase):
         await stream.wait_for(message_html(a, "old <2>"))
         self.assertIn(message_html(a, "old <1>"), stream.body)
         self.assertNotIn("old &lt;0&gt;", stream.body)
+        stream.close()
+        await alice.close()
+        await late.close()
+
+    async def test_a_long_history_reaches_new_guests_whole(self):
+        server = self.start(history=300, rate_per_minute=60000, rate_burst=10000)
+        alice = await self.ws_guest(server)
+        a = alice.welcome["name"]
+        for n in range(300):
+            await alice.send({"type": "message", "text": f"{n:03} " + "h" * 1990})
+            await asyncio.sleep(0)
+        await alice.wait_for(message(a, "299 " + "h" * 1990))
+        # About 600 KB of history: more than a connection's queue may hold later, not too much for its welcome.
+        late = await self.ws_guest(server)
+        self.assertEqual([frame["text"][:3] for frame in late.welcome["history"]], [f"{n:03}" for n in range(300)])
+        stream = await self.stream_guest(server)
+        await stream.wait_for(message_html(a, "299 " + "h" * 1990))
+        self.assertIn(message_html(a, "000 " + "h" * 1990), stream.body)
         stream.close()
         await alice.close()
         await late.close()
