@@ -49,18 +49,21 @@ std::string text_in(const json& object, const char* key, std::size_t max_bytes, 
   return text;
 }
 
-bool is_loopback(const std::string& address) {
+// Loopback, or with allow-lan every address ("0.0.0.0", "::"): what the
+// daemon gives; its firewall decides who reaches the port.
+bool is_listen_address(const std::string& address) {
   in_addr v4{};
-  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127 || v4.s_addr == htonl(INADDR_ANY);
   in6_addr v6{};
-  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6);
   return false;
 }
 
 std::vector<ListenAddress> listen_in(const json& object) {
   auto it = object.find("listen");
   const std::string what = "\"listen\" must be a list of 1 to " + std::to_string(kMaxListen) +
-                           " objects {\"address\": a loopback IP address, \"port\": 1 to 65535}";
+                           " objects {\"address\": a loopback IP address, 0.0.0.0 or ::, \"port\": 1 to 65535}";
   if (it == object.end()) throw ConfigError(what + ", found nothing");
   if (!it->is_array() || it->empty() || it->size() > kMaxListen) throw ConfigError(what + ", found " + found(*it));
   std::vector<ListenAddress> result;
@@ -71,7 +74,7 @@ std::vector<ListenAddress> listen_in(const json& object) {
     }
     auto address = entry.find("address");
     auto port = entry.find("port");
-    if (address == entry.end() || !address->is_string() || !is_loopback(address->get<std::string>())) {
+    if (address == entry.end() || !address->is_string() || !is_listen_address(address->get<std::string>())) {
       throw ConfigError(what + ", found " + found(entry));
     }
     if (port == entry.end() || !port->is_number_integer() || port->get<long long>() < 1 ||

@@ -9,7 +9,7 @@
 namespace tails_server::chat {
 
 struct ListenAddress {
-  std::string address;  // an IP literal on loopback
+  std::string address;  // a loopback IP literal, or 0.0.0.0 or :: (allow-lan)
   std::uint16_t port = 0;
 };
 

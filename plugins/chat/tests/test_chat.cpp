@@ -150,3 +150,17 @@ TEST_CASE("the real chat server reads the configuration the plugin wrote and sho
   // The server logs no title, motd or anything a guest said.
   CHECK(server.log().find("alert") == std::string::npos);
 }
+
+TEST_CASE("with allow-lan the real chat server listens on every IPv4 and every IPv6 address") {
+  Core c;
+  const std::uint16_t port = test::free_port();
+  REQUIRE(c.manager->set_option("chat", "local-port", std::to_string(port)) == std::to_string(port));
+  REQUIRE(c.manager->set_option("chat", "allow-lan", "true") == "true");
+  c.manager->configure("chat");
+  fs::path config = c.tmp / "etc/tails-server/chat.json";
+  auto json = nlohmann::json::parse(read_text(config));
+  CHECK(json.at("listen").size() == 2);
+  DaemonProcess server({TAILS_SERVER_CHAT_SERVER, "--config", config.string()}, c.tmp / "server.log");
+  REQUIRE_MESSAGE(test::wait_for_port(port, server, 20s), server.log());
+  CHECK(test::listening_addresses(port) == std::set<std::string>{"0.0.0.0", "::"});
+}
