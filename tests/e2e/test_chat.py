@@ -27,12 +27,9 @@ import subprocess
 import sys
 import time
 
-import os as _os
-import sys as _sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenario"))
 
-_sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "..", "scenario"))
-
-from sandbox_fixture import PROBES, Sandbox, ScenarioCase, ScenarioError, TORNET, note  # noqa: E402
+from sandbox_fixture import PROBES, Sandbox, ScenarioCase, TORNET, note  # noqa: E402
 
 ONLINE_LIMIT = float(os.environ.get("E2E_ONLINE_LIMIT", "120"))
 IDLE_SECONDS = int(os.environ.get("IDLE_SECONDS", "120"))
@@ -63,15 +60,7 @@ W = World
 def setUpModule():
     sb = W.sb = Sandbox(name="chat")
     with sb.setting_up():
-        sb.stage()
-        sb.boot()
-        _, env = sb.start_tornet(TN, timeout=180)
-        socket, cookie = env.get("SERVICE_CONTROL_SOCKET", ""), env.get("SERVICE_COOKIE", "")
-        if not socket or not cookie or not env.get("SOCKS_PORT"):
-            raise ScenarioError("%s/env lacks the service tor or the SOCKS port:\n%s" % (TN, sb.cat(TN + "/env")))
-        W.socks = "%s:%s" % (env.get("SOCKS_HOST", "127.0.0.1"), env["SOCKS_PORT"])
-        sb.write_config('tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie))
-        sb.start_daemon()
+        _, W.socks = sb.start_onion_stack(TN)
 
 
 def tearDownModule():

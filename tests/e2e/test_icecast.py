@@ -87,16 +87,7 @@ def setUpModule():
 
 
 def _set_up(sb):
-    sb.stage()
-    sb.boot()
-    W.net_ready, env = sb.start_tornet(TN, timeout=180)
-    socket, cookie = env.get("SERVICE_CONTROL_SOCKET", ""), env.get("SERVICE_COOKIE", "")
-    if not socket or not cookie or not env.get("SOCKS_PORT"):
-        raise ScenarioError("%s/env has no SERVICE_CONTROL_SOCKET, SERVICE_COOKIE or SOCKS_PORT:\n%s"
-                            % (TN, sb.cat(TN + "/env")))
-    W.socks = "%s:%s" % (env.get("SOCKS_HOST") or "127.0.0.1", env["SOCKS_PORT"])
-    sb.write_config('tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie))
-    sb.start_daemon()
+    W.net_ready, W.socks = sb.start_onion_stack(TN)
     # Two seconds of a tone with some noise (this run's own bytes), as Ogg FLAC.
     r = sb.run("python3", "-c", TONE, OGG + ".wav")
     if r.returncode == 0:

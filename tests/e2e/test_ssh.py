@@ -22,7 +22,7 @@ import time
 
 _sys.path.insert(0, _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "..", "scenario"))
 
-from sandbox_fixture import Sandbox, ScenarioCase, ScenarioError  # noqa: E402
+from sandbox_fixture import Sandbox, ScenarioCase  # noqa: E402
 
 ONLINE_LIMIT = float(_os.environ.get("E2E_ONLINE_LIMIT", "120"))
 TN = "/run/tails-server-e2e-tornet"  # not /tmp: the daemon has PrivateTmp=yes
@@ -53,16 +53,7 @@ W = World
 def setUpModule():
     sb = W.sb = Sandbox(name="e2e-ssh")
     with sb.setting_up():
-        sb.stage()
-        sb.boot()
-        _, env = sb.start_tornet(TN, timeout=180)
-        socket, cookie = env.get("SERVICE_CONTROL_SOCKET", ""), env.get("SERVICE_COOKIE", "")
-        if not socket or not cookie or not env.get("SOCKS_PORT"):
-            raise ScenarioError("%s/env lacks the service control socket, cookie or SOCKS port:\n%s"
-                                % (TN, sb.cat(TN + "/env")))
-        W.socks = "%s:%s" % (env.get("SOCKS_HOST", "127.0.0.1"), env["SOCKS_PORT"])
-        sb.write_config('tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie))
-        sb.start_daemon()
+        _, W.socks = sb.start_onion_stack(TN)
         sb.sh('mkdir -p -m 700 "$1" && for k in admin stranger; do '
               'ssh-keygen -q -t ed25519 -N "" -C "$k@elsewhere" -f "$1/$k"; done', KEYS)
 

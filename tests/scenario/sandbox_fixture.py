@@ -474,6 +474,21 @@ class Sandbox:
                 env[key.strip()] = value.strip().strip("'\"")
         return took, env
 
+    def start_onion_stack(self, directory, timeout=180):
+        """stage, boot, start_tornet(directory), the daemon configured to drive the service tor,
+        and the daemon started. Returns (seconds the network took, "SOCKSHOST:PORT" of the client
+        tor). Raises ScenarioError when DIR/env lacks the service tor or the SOCKS port."""
+        self.stage()
+        self.boot()
+        took, env = self.start_tornet(directory, timeout=timeout)
+        socket, cookie = env.get("SERVICE_CONTROL_SOCKET", ""), env.get("SERVICE_COOKIE", "")
+        if not socket or not cookie or not env.get("SOCKS_PORT"):
+            raise ScenarioError("%s/env lacks SERVICE_CONTROL_SOCKET, SERVICE_COOKIE or SOCKS_PORT:\n%s"
+                                % (directory, self.cat(directory + "/env")))
+        self.write_config('tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie))
+        self.start_daemon()
+        return took, "%s:%s" % (env.get("SOCKS_HOST") or "127.0.0.1", env["SOCKS_PORT"])
+
     def tornet(self, verb, *args, timeout=LONG):
         """tornet VERB DIR ARGS in the sandbox (merged output)."""
         return self.run(TORNET, verb, self.tornet_dir, *args, timeout=timeout)
