@@ -41,7 +41,10 @@ std::string chat_unit_text(const ChatUnitSettings& s) {
   // Nothing of a conversation may reach a disk: no core dump, no swap of
   // executable pages written at run time, no writable path at all.
   out += "LimitCORE=0\n";
+  out += "MemorySwapMax=0\n";
   out += "MemoryDenyWriteExecute=yes\n";
+  // A guest who makes it hold too much kills this unit only (Restart empties the room).
+  out += "MemoryMax=512M\n";
   out += "ProtectProc=invisible\n";
   out += "ProcSubset=pid\n";
   out += "PrivateUsers=yes\n";

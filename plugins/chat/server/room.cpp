@@ -11,7 +11,9 @@ namespace tails_server::chat {
 namespace {
 
 constexpr std::chrono::seconds kLeaveGrace{5};
-constexpr std::chrono::seconds kFirstConnectionGrace{60};
+constexpr std::chrono::seconds kFirstConnectionGrace{15};
+// One guest's live connections: a stream or a WebSocket, and room to reconnect.
+constexpr std::size_t kMaxConnectionsPerGuest = 4;
 // The history's texts together, whatever `history` says: each welcome copies them.
 constexpr std::size_t kMaxHistoryBytes = 1024 * 1024;
 
@@ -30,6 +32,13 @@ std::vector<std::string> Room::guest_names() const {
 const Guest* Room::create_guest() {
   if (guests_.size() >= static_cast<std::size_t>(config_.max_users)) {
     log::notice("refused a guest: room full (max-users " + std::to_string(config_.max_users) + ")");
+    return nullptr;
+  }
+  // Guests made by /join that never connected hold a place for a while:
+  // only a quarter of the room (at least 4) may be such.
+  std::size_t waiting = guests_.size() - joined_count_;
+  if (waiting >= std::max<std::size_t>(4, static_cast<std::size_t>(config_.max_users) / 4)) {
+    log::notice("refused a guest: too many guests that never connected");
     return nullptr;
   }
   std::string token = random_token();
@@ -57,7 +66,7 @@ Guest* Room::find_mutable(const std::string& token) {
 
 bool Room::attach(const std::string& token, Connection* connection) {
   Guest* guest = find_mutable(token);
-  if (guest == nullptr) return false;
+  if (guest == nullptr || guest->connections.size() >= kMaxConnectionsPerGuest) return false;
   guest->grace->cancel();
   ++guest->generation;
   guest->connections.push_back(connection);

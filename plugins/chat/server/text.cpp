@@ -50,10 +50,27 @@ bool has_control_chars(std::string_view text, std::string_view allowed) {
   return false;
 }
 
+// Whether `text` (valid UTF-8) holds an invisible or bidi formatting
+// character, with which a name could pass for another: U+00AD, U+200B..200F,
+// U+202A..202E, U+2060..2069, U+FEFF.
+bool has_format_chars(std::string_view text) {
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    const auto a = static_cast<unsigned char>(text[i]);
+    const auto b = static_cast<unsigned char>(text[i + 1]);
+    if (a == 0xC2 && b == 0xAD) return true;
+    if (i + 2 >= text.size()) continue;
+    const auto c = static_cast<unsigned char>(text[i + 2]);
+    if (a == 0xE2 && b == 0x80 && ((c >= 0x8B && c <= 0x8F) || (c >= 0xAA && c <= 0xAE))) return true;
+    if (a == 0xE2 && b == 0x81 && c >= 0xA0 && c <= 0xA9) return true;
+    if (a == 0xEF && b == 0xBB && c == 0xBF) return true;
+  }
+  return false;
+}
+
 NameCheck check_name(std::string_view name) {
   if (name.empty()) return NameCheck::kEmpty;
   if (name.size() > 32) return NameCheck::kTooLong;
-  if (!is_valid_utf8(name) || has_control_chars(name)) return NameCheck::kBadText;
+  if (!is_valid_utf8(name) || has_control_chars(name) || has_format_chars(name)) return NameCheck::kBadText;
   if (name.front() == ' ' || name.back() == ' ') return NameCheck::kSpaces;
   return NameCheck::kOk;
 }

@@ -85,7 +85,7 @@ TEST_CASE("chat_config_text writes every value so that JSON reads it back exactl
 TEST_CASE("the chat unit keeps nothing: a dynamic user and no writable path") {
   std::string unit = chat_unit_text({"/usr/libexec/tails-server/tails-server-chat", "/etc/tails-server/chat.json"});
   for (const char* line : {"DynamicUser=yes\n", "ProtectSystem=strict\n", "PrivateTmp=yes\n",
-                           "MemoryDenyWriteExecute=yes\n", "LimitCORE=0\n", "Restart=on-failure\n",
+                           "MemoryDenyWriteExecute=yes\n", "LimitCORE=0\n", "MemorySwapMax=0\n", "Restart=on-failure\n",
                            "ReadWritePaths=\n", "ExecStart=/usr/libexec/tails-server/tails-server-chat --config "
                                                 "/etc/tails-server/chat.json\n"})
     CHECK_MESSAGE(unit.find(line) != std::string::npos, line);
