@@ -244,6 +244,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
   CHECK(states["good.so"] == PluginState::Loaded);
   CHECK(states["also-good.so"] == PluginState::Loaded);
   CHECK(states["no-packages.so"] == PluginState::Loaded);
+  CHECK(states["old-sdk.so"] == PluginState::Loaded);  // built against the SDK 2.0 headers
   CHECK(states["twin.so"] == PluginState::Duplicate);
   CHECK(states["text.so"] == PluginState::NotAPlugin);
   CHECK(states["not-a-plugin.so"] == PluginState::NotAPlugin);
@@ -264,7 +265,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
     CHECK((record.state == PluginState::Loaded) == record.message.empty());
     if (record.state == PluginState::Loaded) ++loaded;
   }
-  CHECK(loaded == 3);  // good, also-good, no-packages
+  CHECK(loaded == 4);  // good, also-good, no-packages, old-sdk
 
   // Libraries stay loaded after load() returns, whatever the others did.
   for (const auto& record : records)
