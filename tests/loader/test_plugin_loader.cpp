@@ -114,6 +114,15 @@ TEST_CASE("a plugin built for another API major is refused before it is construc
   CHECK(scan.only().sdk_version == std::to_string(TAILS_SERVER_API_MAJOR + 1) + ".0");
 }
 
+TEST_CASE("a plugin built against SDK 1.x is refused before it is constructed") {
+  // 2.0 changed MAJOR: a 1.x plugin's classes have another layout.
+  Scan scan({"older-major.so"});
+  check_refused(scan.only(), PluginState::WrongApiVersion,
+                {"Wrong API version", "built for " + std::to_string(TAILS_SERVER_API_MAJOR - 1) + ".1",
+                 "this host supports " + kApi});
+  CHECK(scan.only().sdk_version == std::to_string(TAILS_SERVER_API_MAJOR - 1) + ".1");
+}
+
 TEST_CASE("a plugin built for a newer API minor is refused") {
   Scan scan({"newer-minor.so"});
   check_refused(scan.only(), PluginState::WrongApiVersion,
@@ -244,10 +253,12 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
   CHECK(states["good.so"] == PluginState::Loaded);
   CHECK(states["also-good.so"] == PluginState::Loaded);
   CHECK(states["no-packages.so"] == PluginState::Loaded);
+  CHECK(states["old-sdk.so"] == PluginState::Loaded);  // built against the SDK 2.0 headers
   CHECK(states["twin.so"] == PluginState::Duplicate);
   CHECK(states["text.so"] == PluginState::NotAPlugin);
   CHECK(states["not-a-plugin.so"] == PluginState::NotAPlugin);
   CHECK(states["wrong-major.so"] == PluginState::WrongApiVersion);
+  CHECK(states["older-major.so"] == PluginState::WrongApiVersion);
   CHECK(states["newer-minor.so"] == PluginState::WrongApiVersion);
   CHECK(states["wrong-abi.so"] == PluginState::WrongAbi);
   CHECK(states["no-factory.so"] == PluginState::NoFactory);
@@ -264,7 +275,7 @@ TEST_CASE("the good plugin loads alongside every bad one in one directory scan")
     CHECK((record.state == PluginState::Loaded) == record.message.empty());
     if (record.state == PluginState::Loaded) ++loaded;
   }
-  CHECK(loaded == 3);  // good, also-good, no-packages
+  CHECK(loaded == 4);  // good, also-good, no-packages, old-sdk
 
   // Libraries stay loaded after load() returns, whatever the others did.
   for (const auto& record : records)
