@@ -45,6 +45,7 @@ constexpr const char* polkit_directory = "/etc/polkit-1/rules.d";
 constexpr const char* polkit_rule = "/etc/polkit-1/rules.d/50-tails-server-ssh.rules";
 // Debian's ssh.service and ssh.socket do not start while this file exists.
 constexpr const char* system_sshd_off = "/etc/ssh/sshd_not_to_be_run";
+constexpr const char* system_sshd_off_text = "Written by Tails Server: the ssh service runs its own sshd.\n";
 // sshd's privilege separation directory (compiled in): the unit makes it
 // too, but sshd -t in configure() needs it before the first start.
 constexpr const char* privsep_directory = "/run/sshd";
@@ -86,15 +87,13 @@ class SshService : public TailsService {
     commands.push_back({"list-admins", "List the admins and their key fingerprints", {}, false});
   }
 
-  void install(ServiceContext& context) override {
-    // openssh-server enables ssh.service, which would listen on every
-    // interface at the next boot; ours is tails-server-sshd.service.
-    context.host().write_file(system_sshd_off, "Written by Tails Server: the ssh service runs its own sshd.\n",
-                              FileSpec{"root", "root", 0644});
-  }
+  void install(ServiceContext& context) override { keep_system_sshd_off(context.host()); }
 
   void configure(ServiceContext& context) override {
     Host& host = context.host();
+    // Again before each start: on Tails /etc is amnesic, and Additional
+    // Software installs openssh-server again (enabling ssh.service) at boot.
+    keep_system_sshd_off(host);
     ensure_admin_user(host);
     host.make_directory(config_directory, FileSpec{"root", "root", 0755});
     ensure_data_directory(host);
@@ -132,7 +131,8 @@ class SshService : public TailsService {
     host.remove_file(polkit_rule);
     host.remove_file(unit_file);
     host.remove_file(config_file);
-    host.remove_file(system_sshd_off);
+    if (host.read_file(system_sshd_off, 4096) == std::optional<std::string>(system_sshd_off_text))
+      host.remove_file(system_sshd_off);  // only ours: the owner's own stays
     if (host.user_exists(admin_user)) {
       RunResult result = host.run({"userdel", admin_user}, RunOptions{});
       if (result.exit_code != 0)
@@ -202,12 +202,26 @@ class SshService : public TailsService {
       if (it == admins.end()) throw OptionError("there is no admin named " + admin_name);
       admins.erase(it);
       write_admins(host, admins);
-      return "Removed the admin " + admin_name + ": their key no longer logs in.";
+      // sshd checks keys only at login: a connection the admin still holds
+      // (ssh -M) could open new sessions. Restarting the unit ends them all.
+      RunResult restart = host.run({"systemctl", "try-restart", systemd_service}, RunOptions{});
+      if (restart.exit_code != 0)
+        host.log(LogLevel::Warning, "cannot restart " + systemd_service + ": " + restart.output);
+      return "Removed the admin " + admin_name + ": their key no longer logs in, and every open SSH session "
+             "was ended (the other admins log in again).";
     }
     return TailsService::run_command(context, command, arguments, secret);
   }
 
  private:
+  // openssh-server enables ssh.service, which would listen on every
+  // interface at the next boot; ours is tails-server-sshd.service. A file
+  // the owner wrote is left as it is.
+  static void keep_system_sshd_off(Host& host) {
+    if (host.exists(system_sshd_off)) return;
+    host.write_file(system_sshd_off, system_sshd_off_text, FileSpec{"root", "root", 0644});
+  }
+
   static void ensure_data_directory(Host& host) {
     // Traversable: sshd reads authorized_keys as the admin account.
     host.make_directory(data_directory, FileSpec{"root", "root", 0755});

@@ -176,9 +176,23 @@ class RemoveAdmin(SshCase):
 
     def test_remove_admin_locks_the_key_out(self):
         self.ensure_ssh()
+        sb = self.sb
+        # A connection the admin holds open (ssh -M): sshd checks keys only at login.
+        master = "/run/e2e-ssh-master"
+        sb.exec("rm", "-f", master)
+        r = self.ssh("admin", "-M", "-S", master, "-o", "ControlPersist=300", "-f", "-N", "tails-server")
+        self.require(r.returncode == 0, "the admin holds a master connection open (exit %d)" % r.returncode,
+                     r.stdout)
+        r = sb.exec("ssh", "-S", master, "-O", "check", "tails-server", merge=True)
+        self.require(r.returncode == 0, "the master connection is up", r.stdout)
         r = self.sb.ts("run", "ssh", "remove-admin", "alice")
         self.expect(r.returncode == 0, "run ssh remove-admin alice (exit %d)" % r.returncode, r.stdout)
         W.admin_added = False
         r = self.ssh("admin", "tails-server", "tails-server", "list")
         self.expect(r.returncode == 255 and "Permission denied (publickey)" in r.stdout,
                     "the removed key is refused (exit %d)" % r.returncode, r.stdout)
+        r = sb.exec("ssh", "-S", master, "-o", "ConnectTimeout=20", "tails-server", "tails-server", "list",
+                    merge=True, timeout=60)
+        self.expect(r.returncode != 0 and "nginx" not in r.stdout,
+                    "the connection held open before remove-admin runs nothing after it (exit %d)" % r.returncode,
+                    r.stdout)

@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <regex>
 
 namespace fs = std::filesystem;
@@ -201,4 +202,30 @@ TEST_CASE("add-admin takes one public key made by ssh-keygen and refuses anythin
   // The sshd_config with these keys still passes sshd -t.
   f.manager().configure("ssh");
   CHECK(sshd_check(f.root() / "etc/tails-server/sshd_config").exit_code == 0);
+}
+
+TEST_CASE("the system's ssh.service stays off: configure writes sshd_not_to_be_run and an owner's own is kept") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "configure() creates the admin account");
+  REQUIRE_MESSAGE(fs::exists("/usr/sbin/sshd"), "package openssh-server is not installed");
+  using Hook = tails_server::core::ServiceManager::Hook;
+  const fs::path off = "etc/ssh/sshd_not_to_be_run";
+  {
+    // On Tails /etc is amnesic: after a reboot only configure() runs (autostart), never install().
+    ssh_test::Fixture f;
+    f.manager().configure("ssh");
+    REQUIRE(fs::exists(f.root() / off));
+    CHECK(read_text(f.root() / off).find("Tails Server") != std::string::npos);
+    f.manager().run_hook("ssh", Hook::Uninstall);
+    CHECK_FALSE(fs::exists(f.root() / off));
+  }
+  {
+    ssh_test::Fixture f;
+    fs::create_directories(f.root() / "etc/ssh");
+    { std::ofstream(f.root() / off) << "the owner's\n"; }
+    f.manager().run_hook("ssh", Hook::Install);
+    f.manager().configure("ssh");
+    CHECK(read_text(f.root() / off) == "the owner's\n");
+    f.manager().run_hook("ssh", Hook::Uninstall);
+    CHECK(read_text(f.root() / off) == "the owner's\n");
+  }
 }
