@@ -37,7 +37,7 @@ KeyPair make_key(const fs::path& directory, const std::string& name, const std::
 Fixture::Fixture()
     : user_existed_(::getpwnam(admin_user) != nullptr), privsep_existed_(fs::exists("/run/sshd")) {
   ::setenv("TMPDIR", TAILS_SERVER_SSH_TEST_TMP, 1);
-  tmp_ = std::make_unique<tails_server::test::TempDir>("ssh-root");
+  tmp_ = std::make_unique<tails_server::test::TempDir>("tails-server-ssh-test-root");
   fs::create_directory(tmp_->path() / "etc");  // exists on every real system
   // sshd -t needs its privilege separation directory, compiled in as
   // /run/sshd. Left in place: the package's own unit makes it the same way.
