@@ -29,6 +29,8 @@ TN = "/run/tails-server-gui-tornet"
 ARTIFACTS_IN = "/var/tmp/gui-artifacts"
 ACK = "/run/gui-ack"
 USER = "amnesia"
+APT_GO = "/run/gui-test-apt-go"
+HOLD_DPKG = "DPkg::Pre-Invoke {\"timeout 300 sh -c 'until [ -e %s ]; do sleep 0.2; done' || true\";};\n" % APT_GO
 POLKIT_RULE = """// Test only: amnesia may manage Tails Server (Tails asks for the administration password).
 polkit.addRule(function (action, subject) {
   if (action.id == "org.boum.tails.server.manage" && subject.user == "amnesia")
@@ -73,9 +75,10 @@ def setUpModule():
             raise ScenarioError("cannot write the polkit rule: " + r.stdout)
         sb.sh("rm -rf %s %s && mkdir -p %s && chmod 755 %s" % (ARTIFACTS_IN, ACK, ACK, ACK))
         purge_nginx(sb)
-        # apt installs from its cache in about 2 s, quicker than dogtail reads a row twice under
-        # load: each dpkg run waits a little, so that the progress stays on screen to be seen.
-        sb.sh("echo 'DPkg::Pre-Invoke {\"sleep 3\";};' >/etc/apt/apt.conf.d/99-gui-test-slow-dpkg")
+        # apt installs from its cache in about 2 s; under load dogtail's first read of the row came
+        # after that. Each dpkg run waits until the driver has seen the progress and asked for
+        # "release-apt" (at most 300 s), so the check no longer depends on timing.
+        sb.sh("cat >/etc/apt/apt.conf.d/99-gui-test-hold-dpkg", input=HOLD_DPKG)
 
 
 def purge_nginx(sb):
@@ -112,6 +115,8 @@ class NewUser(ScenarioCase):
         if words[0] == "clients":
             listed = sb.tails_server("client", "list", words[1]) or {}
             return ",".join((listed.get(words[1]) or {}).get("clients") or [])
+        if words == ["release-apt"]:
+            return str(sb.exec("touch", APT_GO).returncode)
         if words[0] == "enable":
             return str(sb.ts("enable", words[1]).returncode)
         if words[:2] == ["kill", "-9"]:
