@@ -245,7 +245,12 @@ class SshService : public TailsService {
     } catch (const escape::EscapeError& error) {
       throw HostError(std::string("cannot write the authorized keys: ") + error.what());
     }
-    host.write_file(authorized_keys, text, FileSpec{"root", "root", 0644});
+    // sshd reads it as the admin account, so its group may read it and no one else. Before that
+    // account exists (add-admin before the first start) nobody needs to.
+    if (host.group_exists(admin_user))
+      host.write_file(authorized_keys, text, FileSpec{"root", admin_user, 0640});
+    else
+      host.write_file(authorized_keys, text, FileSpec{"root", "root", 0600});
   }
 
   // "SHA256:... (ED25519)", from ssh-keygen, which refuses a key it cannot read.
@@ -308,7 +313,7 @@ class SshService : public TailsService {
   // which sshd does not take for a locked account), its home the data
   // directory, /bin/sh as shell so that sshd can run the forced command.
   static void ensure_admin_user(Host& host) {
-    if (host.user_exists(admin_user)) return;
+    if (host.user_exists(admin_user)) return check_admin_user(host);
     std::vector<std::string> argv = {"useradd",  "--system",     "--home-dir", data_directory, "--no-create-home",
                                      "--shell",  "/bin/sh",      "--password", "*",            "--comment",
                                      "Tails Server remote administration (SSH)"};
@@ -323,6 +328,38 @@ class SshService : public TailsService {
       throw HostError(std::string("cannot create the account ") + admin_user + " (useradd exit status " +
                       std::to_string(result.exit_code) + "): " + result.output);
     host.log(LogLevel::Info, std::string("created the account ") + admin_user);
+  }
+
+  // An account of that name that ensure_admin_user did not make could be a
+  // person's: the polkit rule and the admins' keys would then be theirs.
+  static void check_admin_user(Host& host) {
+    const std::vector<std::string> user = getent(host, "passwd");  // name:x:uid:gid:gecos:home:shell
+    const std::vector<std::string> group = getent(host, "group");  // name:x:gid:members
+    const bool ours = user.size() == 7 && group.size() == 4 && user[3] == group[2] && user[5] == data_directory &&
+                      user[6] == "/bin/sh" && is_system_uid(user[2]);
+    if (ours) return;
+    std::string seen = user.size() == 7 ? "uid " + user[2] + ", home " + user[5] + ", shell " + user[6] : "unreadable";
+    throw HostError(std::string("an account named ") + admin_user + " already exists (" + seen +
+                    ") that Tails Server did not make; the ssh service needs its own system account of that name, "
+                    "with home " + data_directory + ", shell /bin/sh and group " + admin_user +
+                    ". Remove or rename that account, then try again.");
+  }
+
+  // 1 to 999, Debian's system accounts.
+  static bool is_system_uid(const std::string& uid) {
+    return !uid.empty() && uid.size() <= 3 && uid != "0" && uid[0] != '0' &&
+           uid.find_first_not_of("0123456789") == std::string::npos;
+  }
+
+  static std::vector<std::string> getent(Host& host, const std::string& database) {
+    RunResult result = host.run({"getent", database, admin_user}, RunOptions{});
+    std::string line = result.exit_code == 0 ? result.output.substr(0, result.output.find('\n')) : "";
+    std::vector<std::string> fields;
+    std::size_t start = 0;
+    for (std::size_t end; (end = line.find(':', start)) != std::string::npos; start = end + 1)
+      fields.push_back(line.substr(start, end - start));
+    if (!line.empty()) fields.push_back(line.substr(start));
+    return fields;
   }
 };
 

@@ -5,7 +5,9 @@
 
 #include "ssh_test_support.h"
 
+#include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -182,7 +184,19 @@ TEST_CASE("add-admin takes one public key made by ssh-keygen and refuses anythin
   // The files: the list 0600, authorized_keys restricted and forced, no comment from the user.
   const fs::path data = f.root() / "var/lib/tails-server-sshd";
   CHECK(ssh_test::mode_of(data / "admins") == 0600);
-  CHECK(ssh_test::mode_of(data / "authorized_keys") == 0644);
+  // Before the account exists no one needs to read it; after, its group reads it (sshd reads it as
+  // the account) and other local users cannot.
+  CHECK(ssh_test::mode_of(data / "authorized_keys") == (::getgrnam(ssh_test::admin_user) ? 0640u : 0600u));
+  if (fs::exists("/usr/sbin/sshd")) {
+    f.manager().configure("ssh");
+    struct stat st {};
+    REQUIRE(::stat((data / "authorized_keys").c_str(), &st) == 0);
+    const struct group* admins = ::getgrnam(ssh_test::admin_user);
+    REQUIRE(admins != nullptr);
+    CHECK(st.st_uid == 0);
+    CHECK(st.st_gid == admins->gr_gid);
+    CHECK((st.st_mode & 07777) == 0640);
+  }
   const std::string keys = read_text(data / "authorized_keys");
   const std::string command = (f.root() / std::string(TAILS_SERVER_SSH_COMMAND).substr(1)).string();
   CHECK(keys.find("\nrestrict,command=\"" + command + " alice\" ssh-ed25519 " + blob + " tails-server-admin:alice\n") !=
@@ -228,4 +242,31 @@ TEST_CASE("the system's ssh.service stays off: configure writes sshd_not_to_be_r
     f.manager().run_hook("ssh", Hook::Uninstall);
     CHECK(read_text(f.root() / off) == "the owner's\n");
   }
+}
+
+TEST_CASE("an account named tails-server-admin that Tails Server did not make is refused, not reused") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "the test makes the account");
+  REQUIRE_MESSAGE(fs::exists("/usr/sbin/sshd"), "package openssh-server is not installed");
+  if (::getpwnam(ssh_test::admin_user)) {
+    MESSAGE("skipped: an account " << ssh_test::admin_user << " exists on this machine already");
+    return;
+  }
+  ssh_test::Fixture f;  // deletes the account at its end, since it did not exist before
+  // A person's account of that name: a home in /home and a login shell.
+  auto made = tails_server::test::run_program(
+      {"useradd", "--home-dir", (f.root() / "home/someone").string(), "--shell", "/bin/bash", ssh_test::admin_user},
+      "", 30s);
+  REQUIRE_MESSAGE(made.exit_code == 0, made.output);
+  std::string refusal;
+  try {
+    f.manager().configure("ssh");
+  } catch (const std::exception& error) {
+    refusal = error.what();
+  }
+  CHECK(refusal.find("already exists (uid ") != std::string::npos);
+  CHECK(refusal.find("home " + (f.root() / "home/someone").string() + ", shell /bin/bash") != std::string::npos);
+  CHECK(refusal.find("Remove or rename that account") != std::string::npos);
+  // Nothing that would let anyone in as that account was written.
+  CHECK_FALSE(fs::exists(f.root() / "var/lib/tails-server-sshd/authorized_keys"));
+  CHECK_FALSE(fs::exists(f.root() / "etc/polkit-1/rules.d"));
 }
