@@ -166,8 +166,8 @@ class IcecastService : public TailsService {
     info.fields.emplace_back("source-user", "source");
     info.fields.emplace_back("source-password", password);
     info.fields.emplace_back("source-url", source_url);
-    info.fields.emplace_back("admin-user", admin_user);
-    info.fields.emplace_back("admin-password", context.option("admin-password"));
+    // Not the admin password: connection info is given to the people who stream and listen; the
+    // owner reads it with get-option.
     std::ostringstream text;
     text << "Listeners: open " << listen_url << " in Tor Browser, or in VLC through Tor: torsocks vlc "
          << listen_url << "\n"

@@ -162,6 +162,12 @@ class IcecastCase(ScenarioCase):
         self.assertTrue(W.info.get("address") and W.info.get("mount") and W.info.get("source-password"),
                         "precondition: connection-info icecast --json gives address, mount, source-password")
 
+    def admin_password(self):
+        data = self.sb.tails_server("get-option", "icecast", "admin-password") or {}
+        password = data.get("admin-password") if isinstance(data, dict) else None
+        self.assertTrue(password, "precondition: get-option icecast admin-password gives it")
+        return password
+
     def stream(self, password, output, limit=REACH_LIMIT, mount=None):
         """icecast_probe.py through the client tor's SOCKS port to the onion, as the connection
         info says; retried (NEWNYM between) while tor cannot reach the onion. (CompletedProcess
@@ -309,7 +315,10 @@ class ConnectionInfo(IcecastCase):
                     "connection-info: the instructions give the listen URL and say to go through Tor",
                     instructions.replace(password, "<password>") if password else instructions)
         shown = sb.run("tails-server", "connection-info", "icecast").stdout
-        for secret, mask in ((password, "<password>"), (info.get("admin-password"), "<admin password>")):
+        admin = (sb.tails_server("get-option", "icecast", "admin-password") or {}).get("admin-password")
+        self.expect(bool(admin) and admin not in shown and "admin-password" not in info,
+                    "connection-info, given to sources and listeners, does not show the admin password")
+        for secret, mask in ((password, "<password>"), (admin, "<admin password>")):
             shown = shown.replace(secret, mask) if secret else shown
         print(indent(shown, 30))
 
@@ -322,7 +331,7 @@ class Stream(IcecastCase):
         password = W.info["source-password"]
         for label, wrong in (("another password", "wrong-password"), ("the password and one more character",
                              password + "x"), ("the password without its first character", password[1:]),
-                             ("the admin password", W.info.get("admin-password", "admin-password"))):
+                             ("the admin password", self.admin_password())):
             r, tries = self.stream(wrong, "/root/refused.oga")
             self.expect(r.returncode == 2 and r.fields.get("source_status") == "401",
                         "icecast: through the onion, %s as source password gets 401 (probe exit %d, source "

@@ -176,6 +176,15 @@ TEST_CASE("icecast: the configuration names no machine and announces nothing") {
   CHECK(info.instructions.find("torsocks ffmpeg") != std::string::npos);
   CHECK(info.instructions.find("BUTT") != std::string::npos);
   CHECK(info.instructions.find("torsocks vlc") != std::string::npos);
+  // What is given to sources and listeners does not open the administration pages.
+  const std::string admin_password = f.manager.get_option("icecast", "admin-password");
+  CHECK(admin_password.size() == 24);
+  for (const auto& [key, value] : info.fields) {
+    CAPTURE(key);
+    CHECK(key.find("admin") == std::string::npos);
+    CHECK(value.find(admin_password) == std::string::npos);
+  }
+  CHECK(info.instructions.find(admin_password) == std::string::npos);
 }
 
 TEST_CASE("icecast: hostile mount points and listener limits are refused") {
