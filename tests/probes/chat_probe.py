@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover
 
 TIMEOUT = 90.0
 STATUS_RE = re.compile(r'<p class="status">(.*?)</p>', re.S)
-MESSAGE_RE = re.compile(r'<p class="message"><b class="from">(.*?)</b>: <span class="text">(.*?)</span></p>', re.S)
+MESSAGE_RE = re.compile(r'<p class="message"><bdi class="from">(.*?)</bdi>: <bdi class="text">(.*?)</bdi></p>', re.S)
 
 
 class Target:

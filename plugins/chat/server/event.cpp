@@ -26,8 +26,9 @@ json event_object(const Event& event) {
 std::string event_html(const Event& event) {
   switch (event.kind) {
     case Event::Kind::kMessage:
-      return "<p class=\"message\"><b class=\"from\">" + escape_html(event.name) + "</b>: <span class=\"text\">" +
-             escape_html(event.text) + "</span></p>\n";
+      // <bdi>: a name or a text in a right-to-left script, or with bidi controls, cannot reorder the rest.
+      return "<p class=\"message\"><bdi class=\"from\">" + escape_html(event.name) + "</bdi>: <bdi class=\"text\">" +
+             escape_html(event.text) + "</bdi></p>\n";
     case Event::Kind::kJoin:
       return "<p class=\"status\">" + escape_html(event.name) + " joined</p>\n";
     case Event::Kind::kLeave:

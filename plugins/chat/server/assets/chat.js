@@ -34,7 +34,7 @@
 
   function show(event) {
     if (event.type === 'message') {
-      add('message', [['b', 'from', event.from], ['span', '', ': '], ['span', 'text', event.text]]);
+      add('message', [['bdi', 'from', event.from], ['span', '', ': '], ['bdi', 'text', event.text]]);
     } else if (event.type === 'status') {
       if (event.event === 'join') status(event.name + ' joined');
       else if (event.event === 'leave') status(event.name + ' left');

@@ -164,8 +164,8 @@ def message(sender, text):
 
 
 def message_html(sender, text):
-    return f'<p class="message"><b class="from">{html_escape(sender)}</b>: <span class="text">{html_escape(text)}' \
-           '</span></p>'
+    return f'<p class="message"><bdi class="from">{html_escape(sender)}</bdi>: <bdi class="text">{html_escape(text)}' \
+           '</bdi></p>'
 
 
 class ConfigTest(unittest.TestCase):

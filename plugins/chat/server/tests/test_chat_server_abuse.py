@@ -67,6 +67,22 @@ class AbuseTest(unittest.IsolatedAsyncioTestCase):
                               "old_name": alice.welcome["name"]})
         await alice.close()
 
+    async def test_bidi_controls_in_a_message_stay_inside_it(self):
+        # Allowed in messages (right-to-left languages need them), but the stream isolates the name and the
+        # text in <bdi> elements: a message cannot reorder its sender's name to pass for someone else.
+        server = self.start()
+        alice = await self.ws_guest(server)
+        bob = await base.StreamGuest().open(server.port, server.join())
+        text = "\u202egnirts\u202c \u05e9\u05dc\u05d5\u05dd \u2067rtl\u2069"
+        await alice.send({"type": "message", "text": text})
+        await alice.wait_for(base.message(alice.welcome["name"], text))
+        await bob.wait_for(f'<p class="message"><bdi class="from">{alice.welcome["name"]}</bdi>: '
+                           f'<bdi class="text">{text}</bdi></p>')
+        bob.close()
+        await alice.close()
+        _, script = server.request("GET", "/chat.js")
+        self.assertIn(b"['bdi', 'from', event.from]", script)
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
