@@ -59,6 +59,26 @@ std::string listen_token(const std::string& address, std::int64_t port) {
   return (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
+// Anyone allowed to manage services (an SSH admin too) may set the folder, and nginx serves whatever
+// www-data can read in it: so only folders made for data, never /etc, /root or the daemon's own.
+std::string site_root_problem(std::string_view value) {
+  if (value.front() != '/') return "not an absolute path (it must start with '/')";
+  const std::filesystem::path path(value);
+  std::vector<std::string> parts;
+  for (const auto& part : path.relative_path()) {
+    const std::string text = part.string();
+    if (text.empty()) continue;  // a trailing '/'
+    if (text == "." || text == "..") return "it has a '.' or '..' part";
+    if (text.front() == '.') return "it has a hidden folder ('" + text + "'), such as ~/.ssh or ~/.gnupg";
+    parts.push_back(text);
+  }
+  const bool below = (parts.size() >= 2 && (parts[0] == "media" || parts[0] == "mnt" || parts[0] == "srv")) ||
+                     (parts.size() >= 3 && parts[0] == "home") ||  // in a home, not a whole home
+                     (parts.size() >= 3 && parts[0] == "var" && parts[1] == "www");
+  if (!below) return "it is not below /home/USER, /media, /mnt, /srv or /var/www";
+  return {};
+}
+
 class NginxService : public tails_server::TailsService {
  public:
   NginxService() {
@@ -76,14 +96,10 @@ class NginxService : public tails_server::TailsService {
     tails_server::StringRules root_rules;
     root_rules.min_length = 1;
     root_rules.max_length = 1024;
-    root_rules.check_accepts = "an absolute path other than / without '.' or '..' parts";
-    root_rules.check = [](std::string_view value) -> std::string {
-      if (value.front() != '/') return "not an absolute path (it must start with '/')";
-      if (value.find_first_not_of('/') == std::string_view::npos) return "serving the whole file system is refused";
-      for (const auto& part : std::filesystem::path(value).relative_path())
-        if (part == "." || part == "..") return "it has a '.' or '..' part";
-      return {};
-    };
+    root_rules.check_accepts =
+        "an absolute path to a folder below /home/USER, /media, /mnt, /srv or /var/www, with no part that is '.' or "
+        "'..' or starts with '.'";
+    root_rules.check = [](std::string_view value) -> std::string { return site_root_problem(value); };
     options.push_back(std::make_shared<tails_server::StringOption>(
         "site-root", "Folder whose files the web site serves (created with a sample page if missing)",
         std::string(default_site_root), root_rules));

@@ -192,6 +192,19 @@ TEST_CASE("nginx: options are checked at the boundary") {
   CHECK(refused("site-root", ""));
   CHECK(refused("site-root", "/var/www/../../etc"));
   CHECK(refused("site-root", "/srv/./site"));
+  // Only folders made for data: an admin who may manage services (over SSH too) cannot publish the system's.
+  for (const char* root : {"/etc", "/etc/tails-server", "/root/site", "/var/lib/tails-server", "/usr/share",
+                           "/proc/self", "/run/site", "/tmp/site", "/home", "/home/amnesia", "/var/www", "/srv",
+                           "/var/www/../../etc", "/home/amnesia/.ssh", "/home/amnesia/.gnupg/x", "/srv/.hidden",
+                           "/var/wwwx/site", "/srv/site/.git"}) {
+    CAPTURE(root);
+    CHECK(refused("site-root", root));
+  }
+  for (const char* root : {"/var/www/tails-server", "/srv/site", "/home/amnesia/Persistent/site", "/media/usb/site",
+                           "/mnt/site", "/srv/site/", "/srv/a.b/c"}) {
+    CAPTURE(root);
+    CHECK_FALSE(refused("site-root", root));
+  }
   CHECK(refused("basic-auth-user", "a:b"));
   CHECK(refused("basic-auth-user", "#comment"));
   CHECK(refused("basic-auth-user", ""));
