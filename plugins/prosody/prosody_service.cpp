@@ -399,13 +399,38 @@ class ProsodyService : public tails_server::TailsService {
     if (command == "remove-peer") {
       if (!host.remove_onion_client_key(address))
         throw HostError("there is no peer " + address + "; see list-peers");
-      return "Removed the client key for " + address + ": this server can no longer reach it.";
+      return "Removed the client key for " + address + ": this server can no longer reach it. " +
+             close_connections(context, address);
     }
     host.add_onion_client_key(address, peer_key(address, secret));
     std::string message = "Tor now holds the client key for " + address + ".";
     if (!context.option_bool(federation_option))
       message += " Federation is off here: turn it on with 'tails-server set-option prosody federation true'.";
     return message;
+  }
+
+  // Tor keeps circuits that are open, and Prosody its server-to-server
+  // streams: without the key no new connection is made, but one that is open
+  // would go on. Close Prosody's streams to the peer and its rooms (admin
+  // shell; `address` was checked: 56 base32 characters and ".onion").
+  std::string close_connections(ServiceContext& context, const std::string& address) {
+    auto& host = context.host();
+    if (!host.exists(config_file)) return "Prosody is not configured: no connection to close.";
+    std::string closed;
+    for (const std::string& peer_host : {address, std::string(muc_prefix) + address}) {
+      RunOptions options;
+      options.timeout = std::chrono::seconds(30);
+      RunResult result = host.run({"prosodyctl", "--config", path_text(context, config_file), "shell",
+                                   "s2s:closeall(" + escape::lua_string(peer_host) + ")"},
+                                  options);
+      const std::string output = clean_output(result.output);
+      if (output.find("Unable to connect") != std::string::npos)
+        return "Prosody is not running: no connection to close.";
+      if (output.find("Closed") != std::string::npos) closed += (closed.empty() ? "" : "; ") + peer_host + ": " + output;
+      else if (result.exit_code != 0 && output.find("No sessions to close") == std::string::npos)
+        host.log(tails_server::LogLevel::Warning, "could not close the connections to " + peer_host + ": " + output);
+    }
+    return closed.empty() ? "No connection to it was open." : "Closed the open connections: " + closed;
   }
 
   // prosodyctl VERB -- JID: after "--" the JID is never read as an option.

@@ -159,6 +159,11 @@ TEST_CASE("prosody: a stanza for another server is refused with a reason and a l
     CHECK(plugin_test::read_file(log).find("to " + host + ": " + host + " is not an onion address") !=
           std::string::npos);
   }
+  // remove-peer closes Prosody's open streams to the peer through its admin
+  // shell (here none is open; the shell answered, so Prosody was reached).
+  f.manager.run_command("prosody", "add-peer", {peer}, peer_key);
+  const std::string removed = f.manager.run_command("prosody", "remove-peer", {peer}, "");
+  CHECK(removed.find("No connection to it was open.") != std::string::npos);
   CHECK(prosody.running());
   prosody.stop();
 }
