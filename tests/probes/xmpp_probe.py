@@ -162,6 +162,7 @@ def probe(args, password):
 
     result = body.text or ""
     if args.send_to:
+        sent_at = time.monotonic()
         conn.send("<message type='chat' id='sent1' to='" + xml_attr(args.send_to) + "'><body>" +
                   xml_attr(args.body) + "</body></message>")
         conn.deadline = time.monotonic() + args.wait
@@ -183,6 +184,7 @@ def probe(args, password):
                     else:
                         condition = name
                 result = condition + ": " + text
+                print("xmpp_probe: reply after %.3f s" % (time.monotonic() - sent_at), file=sys.stderr)
                 break
         except ProbeError:
             pass  # no error within the wait
