@@ -34,6 +34,35 @@ std::filesystem::path absolute_path(const std::filesystem::path& file, const std
 
 }  // namespace
 
+void parse_tor_socks(const std::string& text, std::string& host, std::uint16_t& port) {
+  const std::string accepted = "; accepted: a loopback IPv4 address and a port, such as 127.0.0.1:9050";
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw ConfigError("'tor_socks' has no port: '" + text + "'" + accepted);
+  std::string address = text.substr(0, colon), port_text = text.substr(colon + 1);
+  int parts = 0;
+  unsigned first = 0;
+  std::size_t at = 0;
+  bool ok = !address.empty();
+  while (ok && at <= address.size()) {
+    auto dot = address.find('.', at);
+    if (dot == std::string::npos) dot = address.size();
+    unsigned value = 0;
+    auto [end, error] = std::from_chars(address.data() + at, address.data() + dot, value);
+    if (error != std::errc() || end != address.data() + dot || dot == at || dot - at > 3 || value > 255) ok = false;
+    if (parts == 0) first = value;
+    ++parts;
+    at = dot + 1;
+  }
+  if (!ok || parts != 4 || first != 127)
+    throw ConfigError("'tor_socks' address '" + address + "' is not a loopback IPv4 address" + accepted);
+  unsigned number = 0;
+  auto [end, error] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), number);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || number < 1 || number > 65535)
+    throw ConfigError("'tor_socks' port '" + port_text + "' is not a port from 1 to 65535" + accepted);
+  host = address;
+  port = static_cast<std::uint16_t>(number);
+}
+
 DaemonConfig load_daemon_config(const std::filesystem::path& file) {
   DaemonConfig config;
   std::error_code error;
@@ -63,6 +92,12 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
         config.tor_control = scalar(file, key, value);
       } else if (key == "tor_cookie") {
         config.tor_cookie = absolute_path(file, key, value);
+      } else if (key == "tor_socks") {
+        try {
+          parse_tor_socks(scalar(file, key, value), config.tor_socks_host, config.tor_socks_port);
+        } catch (const ConfigError& bad) {
+          throw ConfigError(where(file, value) + ": " + bad.what());
+        }
       } else if (key == "persistence_root") {
         config.persistence_root = absolute_path(file, key, value);
       } else if (key == "firewall_backend") {
@@ -82,7 +117,7 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file) {
       } else {
         throw ConfigError(where(file, item.first) + ": unknown setting '" + key +
                           "'; known: plugin_dirs, root, state_dir, runtime_dir, tor_control, tor_cookie, "
-                          "persistence_root, firewall_backend, autostart_package_wait");
+                          "tor_socks, persistence_root, firewall_backend, autostart_package_wait");
       }
     }
   }

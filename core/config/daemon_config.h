@@ -1,6 +1,7 @@
 // The daemon's configuration: /etc/tails-server/config.yaml.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,11 @@ struct DaemonConfig {
   std::filesystem::path runtime_dir;
   std::string tor_control = "unix:/run/tor/control";
   std::filesystem::path tor_cookie = "/run/tor/control.authcookie";
+  // The SOCKS port of the same tor (tor_control's), for services that reach
+  // other onions (Prosody's federation): a loopback IPv4 address and a port.
+  // Tails' tor listens on 127.0.0.1:9050.
+  std::string tor_socks_host = "127.0.0.1";
+  std::uint16_t tor_socks_port = 9050;
   std::filesystem::path persistence_root = "/live/persistence/TailsData_unlocked";
   // "iptables", "nftables" or "none" (firewall_backend_none).
   std::string firewall_backend = "iptables";
@@ -41,6 +47,12 @@ inline constexpr const char* plugin_path_variable = "TAILS_SERVER_PLUGIN_PATH";
 
 // Set by systemd from the unit's RuntimeDirectory= (/run/tails-server).
 inline constexpr const char* runtime_directory_variable = "RUNTIME_DIRECTORY";
+
+// "127.0.0.1:9050" → host and port. Only a loopback IPv4 address
+// (127.0.0.0/8, dotted quad) and a port 1-65535 are accepted: the firewall
+// rules and the services' configuration take them as they are. Throws
+// ConfigError saying what is accepted.
+void parse_tor_socks(const std::string& text, std::string& host, std::uint16_t& port);
 
 // Reads `file` (a missing file gives the defaults), takes runtime_dir from
 // RUNTIME_DIRECTORY unless the file sets it, then appends the

@@ -22,11 +22,31 @@ const char* family_name(IpFamily family) { return family == IpFamily::V4 ? "ip" 
 
 // User names go into restore scripts and nft scripts: allow only what a
 // Debian user name can hold, so nothing can be injected.
-void check_user(const std::string& user) {
+void check_user(const std::string& user, const char* what = "tor user") {
   bool ok = !user.empty() && user.size() <= 32;
   for (char c : user)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) ok = false;
-  if (!ok) throw FirewallError("invalid tor user name for the firewall rules: '" + user + "'");
+  if (!ok) throw FirewallError(std::string("invalid ") + what + " name for the firewall rules: '" + user + "'");
+}
+
+// The SOCKS host goes into scripts too: a dotted-quad IPv4 address only.
+void check_ipv4(const std::string& address) {
+  int dots = 0;
+  bool ok = !address.empty() && address.size() <= 15;
+  for (char c : address) {
+    if (c == '.') ++dots;
+    else if (!std::isdigit(static_cast<unsigned char>(c))) ok = false;
+  }
+  if (!ok || dots != 3) throw FirewallError("invalid Tor SOCKS address for the firewall rules: '" + address + "'");
+}
+
+// Whether `service` gets the tor-only rules; checks what goes into them.
+bool tor_only(const FirewallService& service) {
+  if (service.tor_only_user.empty()) return false;
+  check_user(service.tor_only_user, "tor-only account");
+  check_ipv4(service.tor_socks_host);
+  if (service.tor_socks_port == 0) throw FirewallError("no Tor SOCKS port for the tor-only account of " + service.name);
+  return true;
 }
 
 std::string trim(const std::string& s) {
@@ -201,6 +221,16 @@ std::vector<std::string> iptables_chain_rules(const std::vector<FirewallService>
   std::vector<std::string> rules;
   const std::string out = std::string("-A ") + firewall_out_chain + " -o lo -p tcp -m tcp --dport ";
   const std::string in = std::string("-A ") + firewall_in_chain + " -s ";
+  // First, so that no later ACCEPT (allow-localhost) lets a tor-only account out.
+  for (const auto& service : services) {
+    if (!tor_only(service)) continue;
+    const std::string owner = " -m owner --uid-owner " + service.tor_only_user;
+    if (family == IpFamily::V4)
+      rules.push_back(std::string("-A ") + firewall_out_chain + " -d " + service.tor_socks_host +
+                      "/32 -o lo -p tcp -m tcp --dport " + std::to_string(service.tor_socks_port) + owner +
+                      " -j ACCEPT");
+    rules.push_back(std::string("-A ") + firewall_out_chain + owner + " -m conntrack --ctstate NEW -j REJECT");
+  }
   for (const auto& service : services)
     for (auto port : service.ports) {
       auto p = std::to_string(port);
@@ -261,6 +291,16 @@ std::string nft_apply_script(const std::vector<FirewallService>& services, const
   const std::string out = "add rule " + table + " " + firewall_out_chain + " oifname \"lo\" tcp dport ";
   const std::string in = "add rule " + table + " " + firewall_in_chain + " iifname != \"lo\" " +
                          family_name(family) + " saddr ";
+  // First, so that no later accept (allow-localhost) lets a tor-only account out.
+  for (const auto& service : services) {
+    if (!tor_only(service)) continue;
+    const std::string rule = "add rule " + table + " " + firewall_out_chain + " ";
+    const std::string owner = "meta skuid \"" + service.tor_only_user + "\" ";
+    if (family == IpFamily::V4)
+      script += rule + "oifname \"lo\" ip daddr " + service.tor_socks_host + " tcp dport " +
+                std::to_string(service.tor_socks_port) + " " + owner + "accept\n";
+    script += rule + owner + "ct state new reject\n";
+  }
   for (const auto& service : services)
     for (auto port : service.ports) {
       auto p = std::to_string(port);
@@ -382,6 +422,11 @@ bool Firewall::hooks_present() { return read(IpFamily::V4).complete() && read(Ip
 bool Firewall::matches(const std::vector<FirewallService>& services) {
   for (auto family : {IpFamily::V4, IpFamily::V6}) {
     std::vector<int> in, out;
+    for (const auto& service : services) {
+      if (!tor_only(service)) continue;
+      if (family == IpFamily::V4) out.push_back(service.tor_socks_port);
+      out.push_back(0);
+    }
     for (const auto& service : services)
       for (auto port : service.ports) {
         out.push_back(port);

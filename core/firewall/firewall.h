@@ -8,6 +8,13 @@
 //   OUT: -o lo -p tcp --dport P -m owner --uid-owner <tor user> -j ACCEPT
 //   OUT: -o lo -p tcp --dport P -j ACCEPT          if allow-localhost
 //   IN:  ! -i lo -p tcp --dport P -j ACCEPT        if allow-lan
+// and first of all, for a service whose program may reach other hosts only
+// through Tor (TailsService::tor_only_account, Prosody's federation), with its
+// account U:
+//   OUT: -d <socks host> -o lo -p tcp --dport <socks port> -m owner --uid-owner U -j ACCEPT   (IPv4)
+//   OUT: -m owner --uid-owner U -m conntrack --ctstate NEW -j REJECT        (IPv4 and IPv6)
+// so that U opens no connection but to Tor's SOCKS port (its replies on
+// connections Tor made to it are not NEW).
 //
 // Backends: "iptables" (iptables-restore --noflush and ip6tables-restore
 // --noflush, one transaction per family) or "nftables" (nft -f, one
@@ -32,6 +39,10 @@ struct FirewallService {
   std::vector<std::uint16_t> ports;  // its local ports
   bool allow_localhost = false;
   bool allow_lan = false;
+  // The account that may connect only to Tor's SOCKS port, or "".
+  std::string tor_only_user{};
+  std::string tor_socks_host{};  // a loopback IPv4 address (daemon config tor_socks)
+  std::uint16_t tor_socks_port = 0;
 };
 
 enum class FirewallBackend { Iptables, Nftables };

@@ -36,6 +36,13 @@ std::map<std::string, FirewallService> load_firewall_record(const std::filesyste
       }
       service.allow_localhost = item.at("allow_localhost").get<bool>();
       service.allow_lan = item.at("allow_lan").get<bool>();
+      if (item.contains("tor_only_user")) {  // since the tor-only rules
+        service.tor_only_user = item.at("tor_only_user").get<std::string>();
+        service.tor_socks_host = item.at("tor_socks_host").get<std::string>();
+        auto port = item.at("tor_socks_port").get<std::int64_t>();
+        if (port < 0 || port > 65535) throw std::runtime_error("the Tor SOCKS port of " + service.name + " is not a port");
+        service.tor_socks_port = static_cast<std::uint16_t>(port);
+      }
       services[service.name] = std::move(service);
     }
   } catch (const std::exception& error) {
@@ -51,7 +58,10 @@ void save_firewall_record(const std::filesystem::path& file, const std::vector<F
     list.push_back({{"name", service.name},
                     {"ports", service.ports},
                     {"allow_localhost", service.allow_localhost},
-                    {"allow_lan", service.allow_lan}});
+                    {"allow_lan", service.allow_lan},
+                    {"tor_only_user", service.tor_only_user},
+                    {"tor_socks_host", service.tor_socks_host},
+                    {"tor_socks_port", service.tor_socks_port}});
   std::string text = list.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
   Fd dir = no_follow::open_path(file.parent_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::string name = file.filename().string();

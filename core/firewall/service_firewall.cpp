@@ -57,6 +57,11 @@ FirewallService ServiceFirewall::rules_of(const std::string& service, bool lan) 
   rules.ports = manager_.local_ports(service);
   rules.allow_localhost = manager_.get_option(service, standard_option::allow_localhost) == "true";
   rules.allow_lan = lan && manager_.get_option(service, standard_option::allow_lan) == "true";
+  rules.tor_only_user = manager_.tor_only_account(service);
+  if (!rules.tor_only_user.empty()) {
+    rules.tor_socks_host = manager_.tor_socks_host();
+    rules.tor_socks_port = manager_.tor_socks_port();
+  }
   return rules;
 }
 

@@ -20,6 +20,8 @@ void Lifecycle::autostart(Done done) {
     log::info("autostart: read the state of " + name + " from the Persistent Storage");
     if (impl_->manager.enabled(name)) impl_->keep_enabled_at_start(name);
   }
+  // Client keys of other onions that lay on the Persistent Storage.
+  impl_->publisher.set_client_auth(impl_->manager.onion_client_credentials());
   for (const auto& record : impl_->manager.plugins())
     if (record.state == PluginState::Crashed)
       log::error("autostart: skipped " + (record.name.empty() ? record.file.string() : record.name) +

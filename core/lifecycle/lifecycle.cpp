@@ -10,6 +10,11 @@ using namespace lifecycle_detail;
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change, Options options)
     : manager_(manager), impl_(std::make_unique<Impl>(manager, event, bus, std::move(on_change), std::move(options))) {
   impl_->publisher.start();
+  // The services' keys for other onions (Prosody's peers), given to Tor now
+  // and after each of its restarts.
+  impl_->publisher.set_client_auth(manager.onion_client_credentials());
+  manager.on_onion_client_keys_changed(
+      [this] { impl_->publisher.set_client_auth(impl_->manager.onion_client_credentials()); });
   manager.set_unit_guard([this](const std::string& service, const std::function<void()>& work) {
     impl_->guarded(service, work);
   });
@@ -58,7 +63,7 @@ void Lifecycle::storage_changed() {
 Lifecycle::Lifecycle(ServiceManager& manager, sd_event* event, sd_bus* bus, Changed on_change)
     : Lifecycle(manager, event, bus, std::move(on_change), Options{}) {}
 
-Lifecycle::~Lifecycle() = default;
+Lifecycle::~Lifecycle() { manager_.on_onion_client_keys_changed(nullptr); }
 
 LifecycleStatus Lifecycle::status(const std::string& service) {
   auto crashed = manager_.crashed_service(service);

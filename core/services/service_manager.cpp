@@ -60,6 +60,7 @@ void ServiceManager::add(const PluginRecord& record) {
   auto entry = std::make_unique<Impl::Entry>();
   entry->file = record.file;
   entry->identity = record.identity;
+  entry->sdk_version = record.sdk_version;
   entry->service = record.service;
   entry->options = standard_options(*record.service);
   for (const auto& option : record.service->options) entry->options.push_back(option);
@@ -364,6 +365,7 @@ void ServiceManager::forget(const std::string& service) {
   std::error_code ignored;
   std::filesystem::remove_all(impl_->store.service_directory(service), ignored);
   impl_->generate_secrets(entry);
+  impl_->onion_client_keys_changed();  // its peers' keys are gone too
 }
 
 ConnectionInfo ServiceManager::connection_info(const std::string& service) const {

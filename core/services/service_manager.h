@@ -177,6 +177,24 @@ class ServiceManager {
   // The public keys (52-char base32) of every client, for ADD_ONION.
   std::vector<std::string> client_public_keys(const std::string& service) const;
 
+  // The service as a client of other onions (Host 2.3: a plugin hands the
+  // daemon the client-authorization key of a peer's onion, e.g. Prosody's
+  // add-peer). Kept in the service's state file (0600), given to Tor.
+
+  // Every service's keys: bare 56-character address → base64 x25519 private
+  // key (secrets), for ONION_CLIENT_AUTH_ADD. When two services hold a key
+  // for the same onion, the first in load order wins (Tor keeps one).
+  std::map<std::string, std::string> onion_client_credentials() const;
+  // Called after a key was added or removed (the lifecycle tells Tor).
+  void on_onion_client_keys_changed(std::function<void()> callback);
+  // The account whose outgoing connections go only to Tor's SOCKS port
+  // (TailsService::tor_only_account, asked only of plugins of SDK 2.3 or
+  // later), or "".
+  std::string tor_only_account(const std::string& service) const;
+  // tor_socks of the daemon's configuration.
+  const std::string& tor_socks_host() const;
+  std::uint16_t tor_socks_port() const;
+
   // Persistence (persistence/persistence.h). Setting the option
   // `persistence` migrates the service's data, state and onion key to or
   // from <persistence_root>/tails-server/<service>/ before it returns

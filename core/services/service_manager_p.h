@@ -12,16 +12,31 @@
 
 #include <tails_server/standard_options.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tails_server::core {
 
+// What the daemon does for a service that reaches other onions (Host 2.3):
+// ServiceManager::Impl, in onion_client_keys.cpp.
+class TorClientSide {
+ public:
+  virtual ~TorClientSide() = default;
+  virtual std::string tor_socks_address() const = 0;
+  virtual void add_onion_client_key(const std::string& service, std::string_view address,
+                                    std::string_view private_key) = 0;
+  virtual bool remove_onion_client_key(const std::string& service, std::string_view address) = 0;
+  virtual std::vector<std::string> onion_client_key_addresses(const std::string& service) const = 0;
+};
+
 // Forwards to the daemon's host, naming the plugin in every log line.
 class PluginHost : public Host {
  public:
-  PluginHost(Host& host, std::string plugin) : host_(host), prefix_(std::move(plugin) + ": ") {}
+  PluginHost(Host& host, std::string plugin, TorClientSide* tor = nullptr)
+      : host_(host), plugin_(plugin), prefix_(std::move(plugin) + ": "), tor_(tor) {}
   std::filesystem::path path(std::string_view absolute) const override { return host_.path(absolute); }
   void write_file(std::string_view file, std::string_view content, const FileSpec& spec) override {
     host_.write_file(file, content, spec);
@@ -43,18 +58,34 @@ class PluginHost : public Host {
   void log(LogLevel level, std::string_view message) override {
     host_.log(level, prefix_ + std::string(message));
   }
+  std::string tor_socks_address() const override {
+    return tor_ ? tor_->tor_socks_address() : host_.tor_socks_address();
+  }
+  void add_onion_client_key(std::string_view address, std::string_view private_key) override {
+    if (!tor_) return host_.add_onion_client_key(address, private_key);
+    tor_->add_onion_client_key(plugin_, address, private_key);
+  }
+  bool remove_onion_client_key(std::string_view address) override {
+    return tor_ ? tor_->remove_onion_client_key(plugin_, address) : host_.remove_onion_client_key(address);
+  }
+  std::vector<std::string> onion_client_key_addresses() const override {
+    return tor_ ? tor_->onion_client_key_addresses(plugin_) : host_.onion_client_key_addresses();
+  }
 
  private:
   Host& host_;
+  std::string plugin_;
   std::string prefix_;
+  TorClientSide* tor_;
 };
 
-struct ServiceManager::Impl {
+struct ServiceManager::Impl : TorClientSide {
   struct Entry;
 
   class Context : public ServiceContext {
    public:
-    Context(Impl& impl, Entry& entry, Host& host) : impl_(impl), entry_(entry), host_(host, entry.service->name) {}
+    Context(Impl& impl, Entry& entry, Host& host)
+        : impl_(impl), entry_(entry), host_(host, entry.service->name, &impl) {}
     Host& host() const override { return host_; }
     std::string option(std::string_view name) const override { return impl_.value(entry_, name); }
     std::string onion_address() const override {
@@ -78,6 +109,7 @@ struct ServiceManager::Impl {
   struct Entry {
     std::filesystem::path file;  // the plugin's
     FileIdentity identity;
+    std::string sdk_version;  // "MAJOR.MINOR" the plugin was built against
     std::shared_ptr<TailsService> service;
     std::vector<OptionPtr> options;  // standard ones first
     ServiceState state;
@@ -268,6 +300,17 @@ struct ServiceManager::Impl {
     }
     host.log(LogLevel::Info, name + ": persistence " + (on ? "on: data, state and onion key are on the Persistent Storage"
                                                            : "off: data, state and onion key are amnesic"));
+  }
+
+  // Host 2.3, for the plugins (onion_client_keys.cpp). Each throws HostError.
+  std::string tor_socks_address() const override;
+  void add_onion_client_key(const std::string& service, std::string_view address,
+                            std::string_view private_key) override;
+  bool remove_onion_client_key(const std::string& service, std::string_view address) override;
+  std::vector<std::string> onion_client_key_addresses(const std::string& service) const override;
+  std::function<void()> on_onion_client_keys_changed;
+  void onion_client_keys_changed() {
+    if (on_onion_client_keys_changed) on_onion_client_keys_changed();
   }
 
   // Runs plugin code: `step` ("configure", "command backup", ...) is

@@ -18,8 +18,8 @@
 namespace tails_server::core {
 
 namespace {
-// 1: options, packages, enabled. 2: + clients.
-constexpr std::uint32_t current_version = 2;
+// 1: options, packages, enabled. 2: + clients. 3: + onion_client_keys.
+constexpr std::uint32_t current_version = 3;
 }
 
 template <class Archive>
@@ -31,11 +31,12 @@ void serialize(Archive& archive, ServiceState& state, const std::uint32_t versio
           cereal::make_nvp("packages_installed_by_us", state.packages_installed_by_us),
           cereal::make_nvp("enabled", state.enabled));
   if (version >= 2) archive(cereal::make_nvp("clients", state.clients));
+  if (version >= 3) archive(cereal::make_nvp("onion_client_keys", state.onion_client_keys));
 }
 
 }  // namespace tails_server::core
 
-CEREAL_CLASS_VERSION(tails_server::core::ServiceState, 2)
+CEREAL_CLASS_VERSION(tails_server::core::ServiceState, 3)
 
 namespace tails_server::core {
 

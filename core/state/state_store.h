@@ -23,6 +23,9 @@ struct ServiceState {
   bool enabled = false;
   // Client authorization: client name → base32 x25519 public key (version 2).
   std::map<std::string, std::string> clients;
+  // The service as a client of other onions (version 3): bare 56-character
+  // address → its base32 x25519 private key (secret; this file is 0600).
+  std::map<std::string, std::string> onion_client_keys;
 
   bool operator==(const ServiceState&) const = default;
 };

@@ -1,5 +1,8 @@
 #include "tor/onion_publisher.h"
 
+#include "tor/onion_client_auth.h"
+#include "util/log.h"
+
 #include <algorithm>
 #include <deque>
 #include <set>
@@ -65,6 +68,8 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
   bool destroyed = false;
   std::deque<Note> notes;
   bool flushing = false;
+  std::map<std::string, std::string> client_auth;  // address → base64 key (secrets)
+  std::set<std::string> client_auth_removed;       // to take back from Tor once connected
 
   Impl(sd_event* e, Options o, TorStateCallback t, OnionStateCallback s)
       : event(sd_event_ref(e)), options(std::move(o)), on_tor_state(std::move(t)), on_onion_state(std::move(s)),
@@ -191,6 +196,38 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::string> names;
     for (auto& [name, e] : entries) names.push_back(name);
     for (const auto& name : names) reconcile(name);
+    // A restarted Tor has forgotten them; a reconnection alone replaces them (251).
+    for (const auto& [id, key] : client_auth) send_client_auth(id, true);
+    std::set<std::string> removed = client_auth_removed;
+    for (const auto& id : removed) send_client_auth(id, false);
+  }
+
+  void send_client_auth(const std::string& id, bool add) {
+    if (!synced || !connection || !connection->ready()) return;
+    std::string line;
+    try {
+      line = add ? onion_client_auth_add_line(id, client_auth.at(id)) : onion_client_auth_remove_line(id);
+    } catch (const std::exception& bad) {
+      log::error(bad.what());
+      return;
+    }
+    std::uint64_t my_epoch = epoch;
+    connection->command(
+        line,
+        [this, id, add, my_epoch](const CommandResult& result) {
+          if (!live(my_epoch)) return;
+          if (!result.ok()) {
+            log::warning(result.error + " (client authorization for " + id + ".onion)");
+            return;
+          }
+          if (add) {
+            log::info("Tor holds the client key for " + id + ".onion");
+          } else {
+            client_auth_removed.erase(id);
+            log::info("Tor no longer holds the client key for " + id + ".onion");
+          }
+        },
+        options.command_timeout);
   }
 
   void on_lost(const std::string& reason) {
@@ -364,6 +401,22 @@ void OnionPublisher::remove(const std::string& name) {
   it->second.wanted = false;
   impl_->reconcile(name);
   impl_->flush();
+}
+
+void OnionPublisher::set_client_auth(std::map<std::string, std::string> keys) {
+  auto& impl = *impl_;
+  for (const auto& [id, key] : impl.client_auth)
+    if (!keys.count(id)) impl.client_auth_removed.insert(id);
+  std::vector<std::string> changed;
+  for (const auto& [id, key] : keys) {
+    impl.client_auth_removed.erase(id);
+    auto old = impl.client_auth.find(id);
+    if (old == impl.client_auth.end() || old->second != key) changed.push_back(id);
+  }
+  impl.client_auth = std::move(keys);
+  for (const auto& id : changed) impl.send_client_auth(id, true);
+  std::set<std::string> removed = impl.client_auth_removed;
+  for (const auto& id : removed) impl.send_client_auth(id, false);
 }
 
 TorState OnionPublisher::tor_state() const { return impl_->tor; }

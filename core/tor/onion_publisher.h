@@ -85,6 +85,14 @@ class OnionPublisher {
   // Stops wanting `name`: DEL_ONION now, or once connected. Unknown: no-op.
   void remove(const std::string& name);
 
+  // The keys for reaching other onion services (client authorization):
+  // 56-character address → 44-character base64 x25519 private key (secrets,
+  // never logged). Each is given to Tor (ONION_CLIENT_AUTH_ADD) now if
+  // connected, and again after every reconnection, since Tor forgets them
+  // when it restarts; one no longer in `keys` is taken back
+  // (ONION_CLIENT_AUTH_REMOVE). Failures are logged.
+  void set_client_auth(std::map<std::string, std::string> keys);
+
   TorState tor_state() const;
   // nullopt for a name not set.
   std::optional<OnionStatus> status(const std::string& name) const;

@@ -10,6 +10,17 @@
 // never on the command line ("prosodyctl register" would show them in ps).
 // "add-account" refuses an existing account; "set-password" changes the
 // password of an existing one.
+//
+// The XMPP domain is the onion address; a multi-user chat component lives at
+// rooms.<address> (Tor maps any subdomain of an onion address to it).
+// Federation (option "federation", off by default) publishes the s2s port on
+// the onion and lets Prosody reach other .onion servers, only through Tor's
+// SOCKS port (mod_onions); our module mod_tails_federation refuses anything
+// else with a log line and an error to the sender. Peers whose onion needs
+// client authorization are added with "add-peer ADDRESS" (the key on stdin):
+// the daemon gives the key to Tor (Host::add_onion_client_key, SDK 2.3).
+
+#include "federation.h"
 
 #include <tails_server/escape.h>
 #include <tails_server/plugin.h>
@@ -25,6 +36,7 @@
 
 namespace {
 
+using namespace prosody_federation;
 using tails_server::ConnectionInfo;
 using tails_server::FileSpec;
 using tails_server::HostError;
@@ -160,18 +172,43 @@ class ProsodyService : public tails_server::TailsService {
     options.push_back(std::make_shared<tails_server::PortOption>(
         "s2s-port", "Local port for connections from other XMPP servers (federation through Tor)",
         5269, /*local=*/true));
+    options.push_back(std::make_shared<tails_server::BoolOption>(
+        std::string(federation_option),
+        "Federation: let users chat with users of other onion XMPP servers (such as another Tails Server), "
+        "only through Tor. Risk: the other servers' owners see who on this server talks to their users, "
+        "when, and the presence and profile data your users share with them; a peer's onion address and "
+        "key stay in this server's state; and anyone who knows this server's onion address (and, with "
+        "client authorization, holds a key) can make it connect to them. Off: this server talks to no "
+        "other server.",
+        false));
 
     commands.push_back({"add-account", "Create an XMPP account on this server", {"name"}, true});
     commands.push_back(
         {"set-password", "Change the password of an existing XMPP account", {"name"}, true});
     commands.push_back({"remove-account", "Delete an XMPP account and its data", {"name"}, false});
+    commands.push_back({"add-peer",
+                        "Federate with another onion XMPP server that uses client authorization: give its "
+                        "address, and on standard input the key its owner made with 'tails-server client "
+                        "add prosody NAME'",
+                        {"address"},
+                        true});
+    commands.push_back({"remove-peer", "Forget the client key of another server's onion", {"address"}, false});
+    commands.push_back({"list-peers", "The other servers this server holds a client key for", {}, false});
   }
 
+  // The s2s port is on the onion only with federation on.
   std::vector<OnionPort> onion_ports(const ServiceContext& context) const override {
-    return {{static_cast<std::uint16_t>(context.option_int(tails_server::standard_option::virtual_port)),
-             static_cast<std::uint16_t>(context.option_int(tails_server::standard_option::local_port))},
-            {s2s_virtual_port, static_cast<std::uint16_t>(context.option_int("s2s-port"))}};
+    std::vector<OnionPort> ports{
+        {static_cast<std::uint16_t>(context.option_int(tails_server::standard_option::virtual_port)),
+         static_cast<std::uint16_t>(context.option_int(tails_server::standard_option::local_port))}};
+    if (context.option_bool(federation_option))
+      ports.push_back({s2s_virtual_port, static_cast<std::uint16_t>(context.option_int("s2s-port"))});
+    return ports;
   }
+
+  // Prosody reaches other hosts only through Tor's SOCKS port (the firewall
+  // refuses the rest).
+  std::string tor_only_account() const override { return "prosody"; }
 
   void configure(ServiceContext& context) override {
     auto& host = context.host();
@@ -185,6 +222,7 @@ class ProsodyService : public tails_server::TailsService {
     host.make_directory(run_directory, FileSpec{"prosody", "prosody", 0755});
 
     ensure_certificate(context, domain);
+    host.write_file(guard_module_file, guard_module, FileSpec{"root", "root", 0644});
 
     host.write_file(config_file, render_config(context, domain), FileSpec{"root", "prosody", 0640});
 
@@ -199,6 +237,15 @@ class ProsodyService : public tails_server::TailsService {
   // The whole configuration file.
   std::string render_config(const ServiceContext& context, const std::string& domain) const {
     using escape::lua_string;
+    const bool federation = context.option_bool(federation_option);
+    // "127.0.0.1:9050": the daemon checked it (a loopback IPv4 address).
+    const std::string socks = context.host().tor_socks_address();
+    const auto colon = socks.rfind(':');
+    const std::string socks_host = socks.substr(0, colon);
+    const std::string socks_port = colon == std::string::npos ? "" : socks.substr(colon + 1);
+    if (colon == std::string::npos || socks_port.empty() || socks_port.size() > 5 ||
+        socks_port.find_first_not_of("0123456789") != std::string::npos)
+      throw HostError("prosody: unexpected Tor SOCKS address '" + socks + "' (expected HOST:PORT)");
     const std::string log_dir = path_text(context, log_directory);
     const std::string certificate = path_text(context, std::string(certificate_directory) + "/" + domain + ".crt");
     const std::string key = path_text(context, std::string(certificate_directory) + "/" + domain + ".key");
@@ -206,6 +253,7 @@ class ProsodyService : public tails_server::TailsService {
     std::string c;
     c += "-- Written by Tails Server from the options of the \"prosody\" service.\n";
     c += "-- Changes made here are overwritten. This file is Lua, run as root by prosodyctl.\n\n";
+    c += "plugin_paths = " + lua_list({path_text(context, module_directory)}) + "\n";
     c += "pidfile = " + lua_string(path_text(context, std::string(run_directory) + "/prosody.pid")) + "\n";
     c += "data_path = " + lua_string(path_text(context, data_directory)) + "\n";
     // Warnings and errors only: who talks to whom is nobody's business.
@@ -231,16 +279,31 @@ class ProsodyService : public tails_server::TailsService {
     c += "s2s_require_encryption = true\n";
     const std::string motd = context.option("motd");
     if (!motd.empty()) c += "motd_text = " + lua_string(motd) + "\n";
-    // mod_onions: server-to-server connections to *.onion go through Tor's
-    // SOCKS port; with onions_only, nothing else is reached. Port options
+    // mod_onions: server-to-server connections go through Tor's SOCKS port
+    // (the daemon's tor_socks); onions_tor_all sends every one there, and
+    // mod_tails_federation refuses non-onion servers first. Port options
     // belong in the global section (prosodyctl check config says so).
-    c += "onions_socks5_host = " + lua_string("127.0.0.1") + "\n";
-    c += "onions_socks5_port = 9050\n\n";
+    c += "onions_socks5_host = " + lua_string(socks_host) + "\n";
+    c += "onions_socks5_port = " + socks_port + "\n";
+    c += "tails_federation = " + std::string(federation ? "true" : "false") + "\n\n";
 
+    const std::string ssl = "  ssl = { certificate = " + lua_string(certificate) + "; key = " + lua_string(key) + "; }\n";
+    const std::string guard = federation ? lua_list({"tails_federation", "onions"}) : lua_list({"tails_federation"});
     c += "VirtualHost " + lua_string(domain) + "\n";
-    c += "  ssl = { certificate = " + lua_string(certificate) + "; key = " + lua_string(key) + "; }\n";
-    c += "  modules_enabled = " + lua_list({"onions"}) + "\n";
+    c += ssl;
+    c += "  modules_enabled = " + guard + "\n";
     c += "  onions_only = true\n";
+    c += "  onions_tor_all = true\n\n";
+
+    // Rooms: created by this server's users only; anyone (a peer's user too,
+    // with federation) may join a room that is not made members-only.
+    c += "Component " + lua_string(std::string(muc_prefix) + domain) + " " + lua_string("muc") + "\n";
+    c += ssl;
+    c += "  modules_enabled = " + guard + "\n";
+    c += "  onions_only = true\n";
+    c += "  onions_tor_all = true\n";
+    c += "  restrict_room_creation = " + lua_string("local") + "\n";
+    c += "  muc_room_default_public = false\n";
     return c;
   }
 
@@ -252,19 +315,35 @@ class ProsodyService : public tails_server::TailsService {
     info.fields.emplace_back("port", port);
     const std::string domain = onion.empty() ? "<onion address>" : onion;
     info.fields.emplace_back("account", "NAME@" + domain);
+    info.fields.emplace_back("rooms", std::string(muc_prefix) + domain);
+    const bool federation = context.option_bool(federation_option);
+    info.fields.emplace_back("federation", federation ? "on" : "off");
     std::string fingerprint = certificate_fingerprint(context);
     if (!fingerprint.empty()) info.fields.emplace_back("tls-fingerprint", fingerprint);
     info.instructions =
-        "In " + client_application + ", add the account NAME@" + domain +
+        "Your XMPP client must connect through Tor: in Gajim, Dino or Profanity (or " + client_application +
+        "), add the account NAME@" + domain +
         " (NAME and its password are those given to the add-account command). In the account's "
         "proxy settings, choose a SOCKS5 proxy at 127.0.0.1, port 9050 (Tor); connect to server " +
         domain + ", port " + port + ". The server's certificate is self-signed: accept it only if "
-        "its SHA-256 fingerprint is the one shown here.";
+        "its SHA-256 fingerprint is the one shown here. Group chats are rooms at ROOM@" +
+        std::string(muc_prefix) + domain + ".";
+    if (federation)
+      info.instructions +=
+          " Federation is on: users here chat with users of other onion XMPP servers (user@<their "
+          "address>.onion), through Tor. If this server uses client authorization, the owner of another "
+          "server federates with it in two steps: here, 'tails-server client add prosody THEIR-NAME' makes "
+          "a key; they run 'tails-server run prosody add-peer " + domain +
+          "' and paste that key. And the same the other way round.";
+    else
+      info.instructions += " Federation with other servers is off (option 'federation').";
     return info;
   }
 
   std::string run_command(ServiceContext& context, const std::string& command,
                           const std::vector<std::string>& arguments, const std::string& secret) override {
+    if (command == "add-peer" || command == "remove-peer" || command == "list-peers")
+      return run_peer_command(context, command, arguments, secret);
     if (arguments.size() != 1) throw HostError(command + " takes one argument: the account name");
     const std::string& account = arguments[0];
     check_account_name(account);
@@ -302,6 +381,58 @@ class ProsodyService : public tails_server::TailsService {
   }
 
  private:
+  // Peers: the other servers' onions this server holds a client key for.
+  std::string run_peer_command(ServiceContext& context, const std::string& command,
+                               const std::vector<std::string>& arguments, const std::string& secret) {
+    auto& host = context.host();
+    if (command == "list-peers") {
+      if (!arguments.empty()) throw HostError("list-peers takes no argument");
+      auto peers = host.onion_client_key_addresses();
+      if (peers.empty()) return "No peers: this server holds no client key for another server's onion.";
+      std::string out = "Client keys held for:";
+      for (const auto& peer : peers) out += "\n" + peer;
+      return out;
+    }
+    if (arguments.size() != 1) throw HostError(command + " takes one argument: the other server's onion address");
+    const std::string& address = arguments[0];
+    check_peer_address(address);
+    if (command == "remove-peer") {
+      if (!host.remove_onion_client_key(address))
+        throw HostError("there is no peer " + address + "; see list-peers");
+      return "Removed the client key for " + address + ": this server can no longer reach it. " +
+             close_connections(context, address);
+    }
+    host.add_onion_client_key(address, peer_key(address, secret));
+    std::string message = "Tor now holds the client key for " + address + ".";
+    if (!context.option_bool(federation_option))
+      message += " Federation is off here: turn it on with 'tails-server set-option prosody federation true'.";
+    return message;
+  }
+
+  // Tor keeps circuits that are open, and Prosody its server-to-server
+  // streams: without the key no new connection is made, but one that is open
+  // would go on. Close Prosody's streams to the peer and its rooms (admin
+  // shell; `address` was checked: 56 base32 characters and ".onion").
+  std::string close_connections(ServiceContext& context, const std::string& address) {
+    auto& host = context.host();
+    if (!host.exists(config_file)) return "Prosody is not configured: no connection to close.";
+    std::string closed;
+    for (const std::string& peer_host : {address, std::string(muc_prefix) + address}) {
+      RunOptions options;
+      options.timeout = std::chrono::seconds(30);
+      RunResult result = host.run({"prosodyctl", "--config", path_text(context, config_file), "shell",
+                                   "s2s:closeall(" + escape::lua_string(peer_host) + ")"},
+                                  options);
+      const std::string output = clean_output(result.output);
+      if (output.find("Unable to connect") != std::string::npos)
+        return "Prosody is not running: no connection to close.";
+      if (output.find("Closed") != std::string::npos) closed += (closed.empty() ? "" : "; ") + peer_host + ": " + output;
+      else if (result.exit_code != 0 && output.find("No sessions to close") == std::string::npos)
+        host.log(tails_server::LogLevel::Warning, "could not close the connections to " + peer_host + ": " + output);
+    }
+    return closed.empty() ? "No connection to it was open." : "Closed the open connections: " + closed;
+  }
+
   // prosodyctl VERB -- JID: after "--" the JID is never read as an option.
   RunResult prosodyctl(ServiceContext& context, const std::string& verb, const std::string& jid,
                        const RunOptions& options) {

@@ -76,7 +76,8 @@ TEST_CASE("bash completes the services options and commands the daemon has loade
     CHECK(has(options, option));
   CHECK(complete(bus, "tails-server get-option prosody mo") == std::vector<std::string>{"motd"});
   CHECK(complete(bus, "tails-server run prosody ") ==
-        std::vector<std::string>{"add-account", "remove-account", "set-password"});
+        std::vector<std::string>{"add-account", "add-peer", "list-peers", "remove-account", "remove-peer",
+                                 "set-password"});
   CHECK(complete(bus, "tails-server run prosody add-account ").empty());
 }
 

@@ -1,7 +1,7 @@
 // firewall-tool: drives core/firewall's Firewall from the kernel test
 // (kernel-test), inside a network namespace. Never run it on the host.
 //
-//   firewall-tool BACKEND apply [SERVICE:PORT[,PORT...][:lan][:localhost]]...
+//   firewall-tool BACKEND apply [SERVICE:PORT[,PORT...][:lan][:localhost][:toronly=USER@HOST/PORT]]...
 //   firewall-tool BACKEND remove | hooks | absent
 //
 // apply with no service is what the daemon's start-up reconcile does when no
@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
         while (std::getline(spec, part, ':')) {
           if (part == "lan") service.allow_lan = true;
           else if (part == "localhost") service.allow_localhost = true;
+          else if (part.rfind("toronly=", 0) == 0) {  // toronly=USER@HOST/PORT
+            auto at = part.find('@'), slash = part.find('/');
+            service.tor_only_user = part.substr(8, at - 8);
+            service.tor_socks_host = part.substr(at + 1, slash - at - 1);
+            service.tor_socks_port = static_cast<std::uint16_t>(std::stoul(part.substr(slash + 1)));
+          }
           else throw std::runtime_error("unknown flag " + part);
         }
         services.push_back(service);

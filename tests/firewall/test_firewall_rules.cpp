@@ -208,3 +208,40 @@ COMMIT
   CHECK(hooks.in_ports == std::vector<int>{80, 0});
   CHECK(hooks.out_ports == std::vector<int>{80, 18999});
 }
+
+TEST_CASE("a tor-only account may reach Tor's SOCKS port first and opens nothing else") {
+  FirewallService prosody{"prosody", {5222}, true, false, "prosody", "127.0.0.1", 9050};
+  std::vector<std::string> v4 = {
+      "-A TAILS-SERVER-OUT -d 127.0.0.1/32 -o lo -p tcp -m tcp --dport 9050 -m owner --uid-owner prosody -j ACCEPT",
+      "-A TAILS-SERVER-OUT -m owner --uid-owner prosody -m conntrack --ctstate NEW -j REJECT",
+      "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5222 -m owner --uid-owner debian-tor -j ACCEPT",
+      "-A TAILS-SERVER-OUT -o lo -p tcp -m tcp --dport 5222 -j ACCEPT",
+  };
+  CHECK(iptables_chain_rules({prosody}, "debian-tor", IpFamily::V4) == v4);
+  // No SOCKS port in IPv6: prosody opens nothing there.
+  std::vector<std::string> v6 = {v4[1], v4[2], v4[3]};
+  CHECK(iptables_chain_rules({prosody}, "debian-tor", IpFamily::V6) == v6);
+
+  const std::string nft = nft_apply_script({prosody}, "debian-tor", IpFamily::V4, FirewallHooks{});
+  INFO(nft);
+  const auto socks = nft.find("add rule ip filter TAILS-SERVER-OUT oifname \"lo\" ip daddr 127.0.0.1 tcp dport 9050 "
+                              "meta skuid \"prosody\" accept\n");
+  const auto reject = nft.find("add rule ip filter TAILS-SERVER-OUT meta skuid \"prosody\" ct state new reject\n");
+  const auto localhost = nft.find("add rule ip filter TAILS-SERVER-OUT oifname \"lo\" tcp dport 5222 accept\n");
+  REQUIRE(socks != std::string::npos);
+  REQUIRE(reject != std::string::npos);
+  REQUIRE(localhost != std::string::npos);
+  CHECK(socks < reject);
+  CHECK(reject < localhost);  // allow-localhost never lets the account out
+
+  // What goes into the rules is checked.
+  FirewallService bad = prosody;
+  bad.tor_only_user = "prosody -j ACCEPT";
+  CHECK_THROWS_AS(iptables_chain_rules({bad}, "debian-tor", IpFamily::V4), FirewallError);
+  bad = prosody;
+  bad.tor_socks_host = "127.0.0.1 -j ACCEPT";
+  CHECK_THROWS_AS(nft_apply_script({bad}, "debian-tor", IpFamily::V4, FirewallHooks{}), FirewallError);
+  bad = prosody;
+  bad.tor_socks_port = 0;
+  CHECK_THROWS_AS(iptables_chain_rules({bad}, "debian-tor", IpFamily::V4), FirewallError);
+}

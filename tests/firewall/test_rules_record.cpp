@@ -44,6 +44,13 @@ TEST_CASE("a saved record reads back the same rules with mode 0600") {
   CHECK_FALSE(services["mumble"].allow_localhost);
   CHECK(services["gobby"].ports == std::vector<std::uint16_t>{6523, 6524});
   CHECK(services["gobby"].allow_localhost);
+  CHECK(services["gobby"].tor_only_user.empty());
+  // A tor-only account's rules come back too; a record without them (older) reads as none.
+  save_firewall_record(file, {{"prosody", {5222}, false, false, "prosody", "127.0.0.1", 9050}});
+  services = load_firewall_record(file);
+  CHECK(services["prosody"].tor_only_user == "prosody");
+  CHECK(services["prosody"].tor_socks_host == "127.0.0.1");
+  CHECK(services["prosody"].tor_socks_port == 9050);
   save_firewall_record(file, {});
   CHECK(load_firewall_record(file).empty());
 }

@@ -12,6 +12,12 @@ written to standard output as UTF-8 with nothing added (no newline).
 PASSWORD "-" reads the password from the first line of standard input, so
 that it does not show in the process list.
 
+With --send-to JID (and --body TEXT), after the message of the day the probe
+sends a chat message to JID and waits --wait seconds for an error in reply:
+if one comes, its condition and text ("remote-server-not-found: ...") are
+written instead of the message of the day and the exit status is 3; if none
+comes, nothing is written and the status is 0.
+
 Exit status: 0 logged in and got the message; 2 authentication refused;
 1 anything else (connection, TLS, protocol error, timeout, no message).
 Diagnostics go to standard error (the whole exchange with -v).
@@ -154,18 +160,51 @@ def probe(args, password):
         if body is not None:
             break
 
+    result = body.text or ""
+    if args.send_to:
+        sent_at = time.monotonic()
+        conn.send("<message type='chat' id='sent1' to='" + xml_attr(args.send_to) + "'><body>" +
+                  xml_attr(args.body) + "</body></message>")
+        conn.deadline = time.monotonic() + args.wait
+        result = ""
+        try:
+            while True:
+                data = conn.read_until(rb"<message\b.*?</message>|<message\b[^>]*/>", "an error reply")
+                element = parse_element(data[data.rfind(b"<message"):])
+                if element.get("type") != "error":
+                    continue
+                error = element.find("{jabber:client}error")
+                if error is None:
+                    error = element.find("error")
+                condition, text = "", ""
+                for child in (error if error is not None else []):
+                    name = child.tag.split("}")[-1]
+                    if name == "text":
+                        text = child.text or ""
+                    else:
+                        condition = name
+                result = condition + ": " + text
+                print("xmpp_probe: reply after %.3f s" % (time.monotonic() - sent_at), file=sys.stderr)
+                break
+        except ProbeError:
+            pass  # no error within the wait
+        conn.deadline = time.monotonic() + 5
+
     try:
         conn.send("</stream:stream>")
         conn.sock.close()
     except OSError:
         pass
-    return body.text or ""
+    return result
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument("--send-to", help="after logging in, send a chat message to this JID")
+    parser.add_argument("--body", default="hello", help="the body of that message")
+    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for an error reply")
     parser.add_argument("host")
     parser.add_argument("port", type=int)
     parser.add_argument("domain")
@@ -188,7 +227,7 @@ def main():
         return 1
     sys.stdout.buffer.write(body.encode("utf-8"))
     sys.stdout.buffer.flush()
-    return 0
+    return 3 if args.send_to and body else 0
 
 
 if __name__ == "__main__":

@@ -76,3 +76,25 @@ TEST_CASE("An error in the config names the file and the line and says what is a
                           std::string(bad) + "'") != std::string::npos);
   }
 }
+
+TEST_CASE("tor_socks is Tails' 127.0.0.1:9050 by default and takes only a loopback IPv4 address and a port") {
+  TempDir tmp;
+  auto defaults = load_daemon_config(tmp / "missing.yaml");
+  CHECK(defaults.tor_socks_host == "127.0.0.1");
+  CHECK(defaults.tor_socks_port == 9050);
+
+  std::ofstream(tmp / "socks.yaml") << "tor_socks: 127.0.0.2:19050\n";
+  auto config = load_daemon_config(tmp / "socks.yaml");
+  CHECK(config.tor_socks_host == "127.0.0.2");
+  CHECK(config.tor_socks_port == 19050);
+
+  for (const char* bad : {"10.0.0.1:9050", "localhost:9050", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000",
+                          "127.0.0.1:90x", "\"[::1]:9050\"", "127.0.0.1.5:9050", "127.0.0.256:9050",
+                          "\"127.0.0.1:9050 -j ACCEPT\""}) {
+    std::ofstream(tmp / "bad.yaml") << "tor_socks: " << bad << "\n";
+    auto message = error_of(tmp / "bad.yaml");
+    INFO(std::string(bad));
+    CHECK(message.find("bad.yaml:1") != std::string::npos);
+    CHECK(message.find("accepted: a loopback IPv4 address and a port") != std::string::npos);
+  }
+}

@@ -33,6 +33,8 @@ TEST_CASE("State round-trips and is readable only by root") {
   state.options = {{"server-password", "p,w\"d"}, {"max-users", "7"}};
   state.packages_installed_by_us = {"mumble-server"};
   state.enabled = true;
+  state.onion_client_keys = {{"25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid",
+                              "R6BPP6WD4HWKC6ZKMAPXSHEMXN4GCFSO5YXST6NQJXIIWEPT3RTQ"}};
   store.save("mumble", state);
   auto loaded = store.load("mumble");
   REQUIRE(loaded.has_value());
@@ -47,7 +49,7 @@ TEST_CASE("State round-trips and is readable only by root") {
 TEST_CASE("Saving leaves no temporary files") {
   TempDir tmp;
   StateStore store(tmp / "state");
-  for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false, {}});
+  for (int i = 0; i < 3; ++i) store.save("nginx", ServiceState{{{"n", std::to_string(i)}}, {}, false, {}, {}});
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(store.directory())) {
     (void)e;
@@ -79,11 +81,11 @@ TEST_CASE("Corrupt state is kept aside with a clear error") {
 TEST_CASE("State from a newer version is refused and kept aside") {
   TempDir tmp;
   StateStore store(tmp / "state");
-  store.save("gobby", ServiceState{{{"password", "x"}}, {}, false, {}});
+  store.save("gobby", ServiceState{{{"password", "x"}}, {}, false, {}, {}});
   std::string text = read(store.file("gobby"));
-  auto at = text.find("\"cereal_class_version\": 2");
+  auto at = text.find("\"cereal_class_version\": 3");
   REQUIRE(at != std::string::npos);
-  text.replace(at, std::string("\"cereal_class_version\": 2").size(), "\"cereal_class_version\": 9");
+  text.replace(at, std::string("\"cereal_class_version\": 3").size(), "\"cereal_class_version\": 9");
   write(store.file("gobby"), text);
   std::string message;
   try {
@@ -112,6 +114,7 @@ TEST_CASE("A version 1 state file loads with no clients") {
   CHECK(state->packages_installed_by_us == std::vector<std::string>{"mumble-server"});
   CHECK(state->enabled);
   CHECK(state->clients.empty());
+  CHECK(state->onion_client_keys.empty());
 }
 
 TEST_CASE("A FIFO or a link to /dev/zero as a state file is refused at once and left alone") {

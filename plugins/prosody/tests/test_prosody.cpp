@@ -344,6 +344,7 @@ class OnionContext : public tails_server::ServiceContext {
     return found->second;
   }
   std::string onion_address() const override { return onion; }
+  void set(const std::string& name, const std::string& value) { options_[name] = value; }
   std::vector<std::string> listen_addresses() const override { return {"127.0.0.1"}; }
 
   std::string onion = "tailstestonionaddressxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxd.onion";
@@ -355,7 +356,7 @@ class OnionContext : public tails_server::ServiceContext {
 
 }  // namespace
 
-TEST_CASE("prosody: with an onion address the domain and both onion ports and the connection info follow it") {
+TEST_CASE("prosody: with an onion address the domain and the onion ports and the connection info follow it") {
   TempDir tmp("tails-server-prosody-onion");
   SystemHost host(tmp.path());
   tails_server::core::PluginLoader loader;
@@ -365,8 +366,13 @@ TEST_CASE("prosody: with an onion address the domain and both onion ports and th
   REQUIRE(service);
 
   OnionContext context(host, {{"virtual-port", "5222"}, {"local-port", "47123"}, {"s2s-port", "47124"},
-                              {"motd", "hello"}});
+                              {"motd", "hello"}, {"federation", "false"}});
+  // Without federation, the s2s port is not on the onion.
   auto ports = service->onion_ports(context);
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0].local_port == 47123);
+  context.set("federation", "true");
+  ports = service->onion_ports(context);
   REQUIRE(ports.size() == 2);
   CHECK(ports[0].virtual_port == 5222);
   CHECK(ports[0].local_port == 47123);
@@ -377,6 +383,8 @@ TEST_CASE("prosody: with an onion address the domain and both onion ports and th
   const std::string cfg = plugin_test::read_file(tmp / "etc/prosody/prosody.cfg.lua");
   INFO(cfg);
   CHECK(cfg.find("VirtualHost \"" + context.onion + "\"\n") != std::string::npos);
+  // The rooms component is a subdomain of the onion, under the same certificate.
+  CHECK(cfg.find("Component \"rooms." + context.onion + "\" \"muc\"\n") != std::string::npos);
   CHECK(cfg.find("c2s_ports = { 47123 }") != std::string::npos);
   CHECK(cfg.find("s2s_ports = { 47124 }") != std::string::npos);
   CHECK(cfg.find("interfaces = { \"127.0.0.1\"; }") != std::string::npos);

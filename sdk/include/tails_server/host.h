@@ -106,6 +106,31 @@ class TAILS_SERVER_EXPORT Host {
 
   // Logs a message under the plugin's name. Never pass secrets.
   virtual void log(LogLevel level, std::string_view message) = 0;
+
+  // ---- Since 2.3: reaching other onion services through Tor ----
+  // (Appended last, with defaults, so that 2.0-2.2 plugins and hosts keep
+  // working; the daemon implements them.)
+
+  // Tor's SOCKS port, as "127.0.0.1:9050": where a service sends its
+  // outgoing connections (the daemon's tor_socks setting). It belongs to
+  // the tor that holds the keys given to add_onion_client_key.
+  virtual std::string tor_socks_address() const { return "127.0.0.1:9050"; }
+
+  // Hands Tor the client-authorization key for the onion service at
+  // `address` ("<56 base32 characters>.onion"), so that this service can
+  // reach it. `private_key` is the 52-character base32 x25519 private key
+  // (secret: pass it from a command's secret, never from argv). The daemon
+  // keeps it in the service's state (0600) and gives it to Tor again
+  // whenever Tor restarts. Replaces an earlier key for the same address.
+  // Throws HostError naming what is malformed (never quoting the key).
+  virtual void add_onion_client_key(std::string_view /*address*/, std::string_view /*private_key*/) {
+    throw HostError("this Tails Server does not keep onion client keys (needs SDK 2.3)");
+  }
+  // Forgets the key for `address` and takes it from Tor. Returns false if
+  // there was none.
+  virtual bool remove_onion_client_key(std::string_view /*address*/) { return false; }
+  // The addresses ("<56>.onion") this service holds client keys for, sorted.
+  virtual std::vector<std::string> onion_client_key_addresses() const { return {}; }
 };
 
 }  // namespace tails_server

@@ -157,6 +157,14 @@ class TAILS_SERVER_EXPORT TailsService {
   virtual ConnectionInfo connection_info_in_gui(const ServiceContext& context) const {
     return connection_info(context);
   }
+
+  // Since 2.3 (appended last; the daemon calls it only for plugins built
+  // against 2.3 or later). The system account the service's program runs
+  // as, if that program reaches other hosts only through Tor's SOCKS port
+  // (Prosody's federation). The firewall then lets this account connect to
+  // Tor's SOCKS port and refuses every other new connection it makes.
+  // Default: none, no such rule.
+  virtual std::string tor_only_account() const { return {}; }
 };
 
 }  // namespace tails_server
