@@ -9,7 +9,7 @@
 // MINOR grows when the SDK grows in a way older plugins are unaffected by;
 // the host loads plugins of its MINOR or lower.
 #define TAILS_SERVER_API_MAJOR 2
-#define TAILS_SERVER_API_MINOR 2
+#define TAILS_SERVER_API_MINOR 3
 
 #define TAILS_SERVER_STR_(x) #x
 #define TAILS_SERVER_STR(x) TAILS_SERVER_STR_(x)
