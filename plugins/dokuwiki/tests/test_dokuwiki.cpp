@@ -93,7 +93,7 @@ TEST_CASE("php_string escapes quotes and backslashes exactly and refuses control
   CHECK_THROWS_WITH(escape::php_string("a\rb"), "a PHP string cannot hold the control character 0x0D");
 }
 
-TEST_CASE("dokuwiki: hostile titles are refused or mean exactly what was given, checked by php -l and PHP") {
+TEST_CASE("dokuwiki: hostile titles are refused or mean exactly what was given as php -l and PHP check") {
   Fixture f;
   f.write_main_config();
   auto refused = [&](const std::string& value) {
@@ -132,7 +132,7 @@ TEST_CASE("dokuwiki: hostile titles are refused or mean exactly what was given, 
   CHECK(plugin_test::file_info(local).group == "www-data");
 }
 
-TEST_CASE("dokuwiki and nginx: one composed configuration serves both sites, checked by nginx -t") {
+TEST_CASE("dokuwiki and nginx: one composed configuration serves both sites as nginx -t checks") {
   Fixture f;
   f.write_main_config();
   f.manager.set_option("nginx", "local-port", "18080");
@@ -185,7 +185,7 @@ TEST_CASE("dokuwiki and nginx: one composed configuration serves both sites, che
   CHECK_FALSE(f.manager.web_sites_enabled());
 }
 
-TEST_CASE("web sites: values nginx cannot hold are refused, the old configuration stays") {
+TEST_CASE("web sites: values nginx cannot hold are refused and the old configuration stays") {
   Fixture f;
   f.write_main_config();
   f.manager.set_option("nginx", "local-port", "18090");
@@ -245,7 +245,7 @@ TEST_CASE("web sites: values nginx cannot hold are refused, the old configuratio
   CHECK(before == good);
 }
 
-TEST_CASE("dokuwiki: add-admin writes a bcrypt hash PHP verifies, never the password") {
+TEST_CASE("dokuwiki: add-admin writes a bcrypt hash PHP verifies and never the password") {
   Fixture f;
   const std::string password = "s3cret 'pass' \"word\" $x :#\\";
   CHECK(f.manager.run_command("dokuwiki", "add-admin", {"alice"}, password).find("Added") != std::string::npos);
