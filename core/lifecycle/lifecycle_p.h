@@ -417,7 +417,8 @@ struct Lifecycle::Impl {
   // enabled services' sites. Failures are logged.
   void drop_site_unless_enabled(const std::string& service) noexcept;
   // The packages recorded as installed for the service that no other
-  // installed service declares, and the automatically installed
+  // service of ours declares (one installed whose packages we installed, or
+  // that is enabled), and the automatically installed
   // dependencies purging them leaves unneeded (apt-get -s): those uninstall
   // purges.
   std::vector<std::string> packages_to_purge(const std::string& service) const;

@@ -136,8 +136,12 @@ std::vector<std::string> Lifecycle::Impl::packages_to_purge(const std::string& s
     bool needed = false;
     for (const auto& other : manager.service_names()) {
       if (other == service) continue;
+      // Another service of ours: installed, and enabled or installed through
+      // us (its packages being on the system alone says nothing: a test
+      // machine, or Tails' Additional Software, may have them).
       const auto& packages = manager.service(other).packages;
       if (packages.empty() || !packages_installed(packages)) continue;
+      if (!manager.enabled(other) && manager.packages_installed_by_us(other).empty()) continue;
       if (std::find(packages.begin(), packages.end(), package) != packages.end()) needed = true;
     }
     if (needed) log::info(service + ": " + package + " stays installed: another installed service needs it");
