@@ -24,6 +24,31 @@ std::string render_local_php(std::string_view title) {
   return c;
 }
 
+std::string template_footer() {
+  return R"(<?php
+// Written by Tails Server: Debian's footer without its "Run on Debian" button.
+if (!defined('DOKU_INC')) die();
+?>
+
+<!-- ********** FOOTER ********** -->
+<footer id="dokuwiki__footer"><div class="pad">
+    <?php tpl_license(''); // license text ?>
+
+    <div class="buttons">
+        <?php
+            tpl_license('button', true, false, false); // license button, no wrapper
+            $target = ($conf['target']['extern']) ? 'target="'.$conf['target']['extern'].'"' : '';
+        ?>
+        <a href="https://dokuwiki.org/" title="Driven by DokuWiki" <?php echo $target?>><img
+            src="<?php echo tpl_basedir(); ?>images/button-dw.png" width="80" height="15"
+            alt="Driven by DokuWiki" /></a>
+    </div>
+
+    <?php tpl_includeFile('footer.html'); ?>
+</div></footer><!-- /footer -->
+)";
+}
+
 std::string default_acl() {
   return "# Written by Tails Server: everyone reads, logged-in users edit and upload.\n"
          "*\t@ALL\t1\n"

@@ -12,6 +12,10 @@ namespace dokuwiki {
 // ACL on, the admin group as superuser, no self-registration.
 std::string render_local_php(std::string_view title);
 
+// The template's footer (lib/tpl/dokuwiki/tpl_footer.php): Debian's without
+// its "Run on Debian" button, which names the OS to every visitor.
+std::string template_footer();
+
 // The ACL written when there is none: everyone reads, logged-in users edit
 // and upload (Debian's default).
 std::string default_acl();

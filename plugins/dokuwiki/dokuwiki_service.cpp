@@ -36,6 +36,11 @@ constexpr std::string_view acl_directory = "/var/lib/dokuwiki/acl";
 constexpr std::string_view users_file = "/var/lib/dokuwiki/acl/users.auth.php";
 constexpr std::string_view acl_file = "/var/lib/dokuwiki/acl/acl.auth.php";
 constexpr std::string_view wiki_root = "/usr/share/dokuwiki";
+// Debian's template footer has a "Run on Debian" button: it names the OS to
+// every visitor. The package's file is diverted (dpkg-divert keeps it as
+// .distrib and puts it back at uninstall) and ours has no such button.
+constexpr std::string_view footer = "/var/lib/dokuwiki/lib/tpl/dokuwiki/tpl_footer.php";
+constexpr std::string_view footer_distrib = "/var/lib/dokuwiki/lib/tpl/dokuwiki/tpl_footer.php.distrib";
 constexpr std::size_t users_max_bytes = 1 << 20;
 // bcrypt reads the first 72 bytes only: a longer password would not mean
 // what was typed.
@@ -78,6 +83,7 @@ class DokuWikiService : public tails_server::TailsService {
 
   void configure(ServiceContext& context) override {
     auto& host = context.host();
+    hide_os_button(host);
     const std::string local = dokuwiki::render_local_php(context.option("title"));
     host.write_file(local_php, local, FileSpec{"root", "www-data", 0640});
     // PHP's own check of the file just written (the title is the only value).
@@ -159,7 +165,34 @@ class DokuWikiService : public tails_server::TailsService {
     return (existed ? "Set the password of the wiki admin " : "Added the wiki admin ") + admin + ".";
   }
 
+  void uninstall(ServiceContext& context) override {
+    auto& host = context.host();
+    if (!host.exists("/usr/bin/dpkg-divert") || !diverted(host)) return;
+    host.remove_file(footer);
+    RunResult removed = host.run({"dpkg-divert", "--local", "--rename", "--remove", host.path(footer).string()}, {});
+    if (removed.exit_code != 0) throw HostError("dpkg-divert --remove failed:\n" + removed.output);
+  }
+
  private:
+  static bool diverted(Host& host) {
+    RunResult truename = host.run({"dpkg-divert", "--truename", host.path(footer).string()}, RunOptions{});
+    return truename.exit_code == 0 && truename.output.find(".distrib") != std::string::npos;
+  }
+
+  static void hide_os_button(Host& host) {
+    if (!host.exists("/usr/bin/dpkg-divert") || !host.exists(footer)) return;  // a test root: no package
+    if (!diverted(host)) {
+      // A copy dpkg forgot (the data folder may come back from the
+      // Persistent Storage after a reboot, dpkg's database not).
+      host.remove_file(footer_distrib);
+      RunResult added = host.run({"dpkg-divert", "--local", "--rename", "--divert",
+                                  host.path(footer_distrib).string(), "--add", host.path(footer).string()},
+                                 RunOptions{});
+      if (added.exit_code != 0) throw HostError("dpkg-divert --add failed:\n" + added.output);
+    }
+    host.write_file(footer, dokuwiki::template_footer(), FileSpec{"root", "root", 0644});
+  }
+
   // The wiki (www-data) writes this file: read it without following a link, capped.
   static std::vector<dokuwiki::Account> read_users(Host& host) {
     auto text = host.read_file(users_file, users_max_bytes);

@@ -11,6 +11,7 @@
 #include "host/system_host.h"
 #include "services/service_manager.h"
 #include "web/web_server.h"
+#include "../dokuwiki_config.h"
 
 #include <tails_server/escape.h>
 
@@ -130,6 +131,22 @@ TEST_CASE("dokuwiki: hostile titles are refused or mean exactly what was given a
   }
   CHECK(plugin_test::file_info(local).mode == 0640);
   CHECK(plugin_test::file_info(local).group == "www-data");
+}
+
+TEST_CASE("dokuwiki: the template footer is valid PHP and names no OS") {
+  TempDir tmp{"tails-server-dokuwiki-footer"};
+  const fs::path file = tmp / "tpl_footer.php";
+  const std::string footer = dokuwiki::template_footer();
+  plugin_test::write_file(file, footer);
+  SystemHost host{tmp.path()};
+  RunResult lint = host.run({"php", "-l", file.string()}, RunOptions{});
+  INFO(lint.output);
+  CHECK(lint.exit_code == 0);
+  // What PHP outputs (the text after the opening block) names no OS.
+  const std::string output = footer.substr(footer.find("?>"));
+  CHECK(output.find("ebian") == std::string::npos);
+  CHECK(footer.find("debian.org") == std::string::npos);
+  CHECK(footer.find("tpl_includeFile('footer.html')") != std::string::npos);
 }
 
 TEST_CASE("dokuwiki and nginx: one composed configuration serves both sites as nginx -t checks") {
