@@ -272,6 +272,9 @@ struct Lifecycle::Impl {
     try {
       watches[service] = units.watch(unit, [this, service](const UnitState& state) {
         if (operations.count(service)) return;
+        // A reload (nginx taking another service's site in or out) keeps
+        // serving: the onion stays.
+        if (state.active_state == "reloading") return;
         if (state.active_state == "active") {
           // Active is not yet listening: report once every port listens
           // (running needs them all: prosody has two), and publish the

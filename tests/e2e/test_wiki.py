@@ -301,6 +301,8 @@ class Reboot(WikiCase):
         status, page = self.page_text()
         self.expect(status == 200 and PAGE_TEXT in page, "the page is there after the reboot", page[:1500])
         self.expect("alice:$2y$" in sb.cat("/var/lib/dokuwiki/acl/users.auth.php"), "the admin is there too")
+        self.expect("debian.org" not in page and "Run on Debian" not in page,
+                    "no page names the OS after the reboot (the footer's diversion added again)")
 
 
 class Share(WikiCase):
@@ -317,7 +319,8 @@ class Share(WikiCase):
         self.expect(not sb.connects(port, "127.0.0.1"), "nothing listens on the static site's port %s" % port)
         status, page = self.page_text()
         self.expect(status == 200 and PAGE_TEXT in page, "the wiki still answers through its onion", page[:800])
-        self.expect(sb.state_of("dokuwiki") == "online", "the wiki is online (%s)" % sb.state_of("dokuwiki"))
+        state = sb.state_of("dokuwiki")
+        self.expect(state == "online", "the wiki stayed online: its onion was not withdrawn (%s)" % state)
 
     def test_uninstalling_the_wiki_leaves_the_static_site_and_purges_only_its_own_packages(self):
         sb = self.sb
@@ -338,7 +341,8 @@ class Share(WikiCase):
         status, body = self.http("nginx", "/")
         self.expect(status == 200 and STATIC_PAGE in body, "the static site still answers through its onion",
                     body[:500])
-        self.expect(sb.state_of("nginx") == "online", "the static site is online (%s)" % sb.state_of("nginx"))
+        state = sb.state_of("nginx")
+        self.expect(state == "online", "the static site stayed online (%s)" % state)
         conf = sb.cat("/etc/nginx/sites-enabled/tails-server")
         self.expect("dokuwiki" not in conf and "fastcgi_pass" not in conf, "nginx's configuration lost the wiki",
                     conf)
