@@ -120,9 +120,11 @@ void Lifecycle::install(const std::string& service, Done done) {
       impl.manager.run_hook(service, ServiceManager::Hook::Install);
       impl.manager.run_hook(service, ServiceManager::Hook::Configure);
     } catch (const std::exception& error) {
+      impl.drop_site_unless_enabled(service);
       return impl.finish(service, done,
                          Impl::failed("the packages of " + service + " are installed, but " + error.what()));
     }
+    impl.drop_site_unless_enabled(service);  // configure() declared it: served once enabled
     // Their maintainer scripts may have enabled the unit (dh_installsystemd).
     impl.keep_unit_disabled(service, [&impl, service, done] { impl.finish(service, done, std::nullopt); });
   };
@@ -153,8 +155,13 @@ void Lifecycle::apply(const std::string& service, Done done) {
   run_unit(service, std::move(done));
 }
 
-void Lifecycle::run_unit(const std::string& service, Done done) {
+void Lifecycle::run_unit(const std::string& service, Done done_) {
   auto& impl = *impl_;
+  // A web site declared by configure() for an enable that failed is not served.
+  Done done = [&impl, service, done_ = std::move(done_)](std::optional<LifecycleError> error) {
+    if (error) impl.drop_site_unless_enabled(service);
+    done_(std::move(error));
+  };
   const auto& svc = impl.manager.service(service);
   if (!packages_installed(svc.packages))
     throw LifecycleError(LifecycleErrorCode::NotInstalled,
@@ -162,6 +169,8 @@ void Lifecycle::run_unit(const std::string& service, Done done) {
                              "); install it first: tails-server install " + service);
   impl.begin(service, "starting");
   std::string unit = svc.systemd_service;
+  // Another enabled service's unit too (nginx.service): reloaded, never stopped for this one.
+  const bool shared = impl.unit_shared(service);
   try {
     impl.manager.ensure_onion_key(service);
     impl.manager.run_hook(service, ServiceManager::Hook::Configure);
@@ -177,15 +186,15 @@ void Lifecycle::run_unit(const std::string& service, Done done) {
   } catch (const std::exception& error) {
     return impl.finish(service, done, Impl::failed("cannot set up the firewall rules of " + service + ": " + error.what()));
   }
-  auto started = [&impl, service, unit, done](std::optional<UnitError> error) {
+  auto started = [&impl, service, unit, shared, done](std::optional<UnitError> error) {
     if (error) return impl.finish(service, done, Impl::failed(error->what()));
     impl.wait_ports(service, impl.manager.local_ports(service),
-                    [&impl, service, unit, done](std::optional<std::string> error) {
+                    [&impl, service, unit, shared, done](std::optional<std::string> error) {
                       impl.port_waits.erase(service);
                       if (error) {
                         std::string message = service + " did not start listening: " + *error +
                                               "; last lines of " + unit + ":\n" + journal_tail_text(unit);
-                        impl.units.stop(unit, [](std::optional<UnitError>) {});
+                        if (!shared) impl.units.stop(unit, [](std::optional<UnitError>) {});
                         return impl.finish(service, done, Impl::failed(message));
                       }
                       try {
@@ -201,14 +210,24 @@ void Lifecycle::run_unit(const std::string& service, Done done) {
   };
   // The packages may have been installed again since (on Tails, Additional
   // Software does it at every boot) and enabled the unit again.
-  impl.keep_unit_disabled(service, [&impl, service, unit, done, started] {
+  impl.keep_unit_disabled(service, [&impl, service, unit, shared, done, started] {
     try {
       // RestartUnit starts a stopped unit, and restarts one that runs already
       // (a package's maintainer script may have started it, or an option
-      // changed) so that it runs with the configuration just written.
-      impl.units.reload_daemon([&impl, service, unit, done, started](std::optional<UnitError> error) {
+      // changed) so that it runs with the configuration just written. A unit
+      // that serves other services too reloads instead.
+      impl.units.reload_daemon([&impl, service, unit, shared, done, started](std::optional<UnitError> error) {
         if (error) return impl.finish(service, done, Impl::failed(error->what()));
-        impl.units.restart(unit, started);
+        impl.start_php_if_needed(service, [&impl, service, unit, shared, done, started](
+                                              std::optional<std::string> error) {
+          if (error) return impl.finish(service, done, Impl::failed(*error));
+          try {
+            if (shared) impl.units.reload_or_restart(unit, started);
+            else impl.units.restart(unit, started);
+          } catch (const std::exception& e) {
+            impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + e.what()));
+          }
+        });
       });
     } catch (const std::exception& error) {
       impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
@@ -222,19 +241,26 @@ void Lifecycle::disable(const std::string& service, Done done) {
   impl.begin(service, "stopping");
   impl.port_waits.erase(service);
   impl.publisher.remove(service);
-  try {
-    impl.units.stop(unit, [&impl, service, done](std::optional<UnitError> error) {
-      if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
-        return impl.finish(service, done, Impl::failed(error->what()));
-      try {
-        impl.manager.run_hook(service, ServiceManager::Hook::Stop);
-        impl.manager.set_enabled(service, false);
-        impl.firewall.sync();  // its rules go
-      } catch (const std::exception& e) {
-        return impl.finish(service, done, Impl::failed(e.what()));
-      }
-      impl.finish(service, done, std::nullopt);
+  // A unit that serves another enabled service too (nginx.service) keeps
+  // running, reloaded without this service's site.
+  const bool shared = impl.unit_shared(service);
+  auto stopped = [&impl, service, unit, shared, done](std::optional<UnitError> error) {
+    if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
+      return impl.finish(service, done, Impl::failed(error->what()));
+    try {
+      impl.manager.run_hook(service, ServiceManager::Hook::Stop);
+      impl.manager.set_enabled(service, false);
+      impl.firewall.sync();  // its rules go
+    } catch (const std::exception& e) {
+      return impl.finish(service, done, Impl::failed(e.what()));
+    }
+    impl.web_site_gone(service, unit, shared, false, [&impl, service, done](std::optional<std::string> error) {
+      impl.finish(service, done, error ? std::optional(Impl::failed(*error)) : std::nullopt);
     });
+  };
+  try {
+    if (shared) stopped(std::nullopt);
+    else impl.units.stop(unit, stopped);
   } catch (const std::exception& error) {
     impl.finish(service, done, Impl::failed(std::string("cannot ask systemd: ") + error.what()));
   }
@@ -251,47 +277,31 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
   impl.publisher.remove(service);
   std::string unit = svc.systemd_service;
   std::vector<std::string> paths = svc.persistent_paths;
+  const bool shared = impl.unit_shared(service);
 
-  // After the unit is stopped: the plugin's hook, the packages, the data.
-  auto remove_everything = [&impl, service, paths, done]() {
+  // After the unit is stopped: the plugin's hook, its web site, the packages, the data.
+  auto remove_everything = [&impl, service, unit, shared, paths, done]() {
     try {
       impl.manager.run_hook(service, ServiceManager::Hook::Uninstall);
     } catch (const std::exception& error) {
       return impl.finish(service, done, Impl::failed(error.what()));
     }
-    auto remove_data = [&impl, service, paths, done]() {
-      try {
-        impl.manager.remove_persistent_data(service);  // unmounts; the state is amnesic again
-        auto& host = impl.manager.host();
-        for (const auto& path : paths) {
-          std::error_code error;
-          std::filesystem::remove_all(host.path(path), error);
-          if (error) throw std::runtime_error("cannot remove " + path + ": " + error.message());
-        }
-        impl.manager.forget(service);
-      } catch (const std::exception& error) {
-        return impl.finish(service, done, Impl::failed(error.what()));
-      }
-      impl.finish(service, done, std::nullopt);
-    };
-    auto ours = impl.manager.packages_installed_by_us(service);
-    if (ours.empty()) return remove_data();
-    auto progress = [&impl, service](const AptProgress& p) {
-      impl.emit(service, "uninstalling", p.percent, p.message);
-    };
-    try {
-      AptRequestOptions request;
-      request.requester = service;
-      impl.apt.purge(ours, progress, [&impl, service, done, remove_data](const AptResult& result) {
-        if (!result.ok()) return impl.finish(service, done, Impl::failed(result.error));
-        remove_data();
-      }, request);
-    } catch (const std::exception& error) {
-      impl.finish(service, done, Impl::failed(error.what()));
-    }
+    impl.web_site_gone(service, unit, shared, true, [&impl, service, paths, done](std::optional<std::string> error) {
+      if (error) return impl.finish(service, done, Impl::failed(*error));
+      impl.purge_and_remove(service, paths, done);
+    });
   };
 
   try {
+    if (shared) {  // it serves another enabled service: not stopped
+      try {
+        impl.manager.set_enabled(service, false);
+        impl.firewall.sync();  // its rules go
+      } catch (const std::exception& e) {
+        return impl.finish(service, done, Impl::failed(e.what()));
+      }
+      return remove_everything();
+    }
     impl.units.stop(unit, [&impl, service, done, remove_everything](std::optional<UnitError> error) {
       if (error && error->bus_error() != "org.freedesktop.systemd1.NoSuchUnit")
         return impl.finish(service, done, Impl::failed(error->what()));
@@ -305,6 +315,41 @@ void Lifecycle::uninstall(const std::string& service, Done done) {
     });
   } catch (const std::exception&) {
     remove_everything();  // no systemd to ask: nothing of ours runs
+  }
+}
+
+void Lifecycle::Impl::purge_and_remove(const std::string& service, const std::vector<std::string>& paths,
+                                       const Done& done) {
+  auto& impl = *this;
+  auto remove_data = [&impl, service, paths, done]() {
+    try {
+      impl.manager.remove_persistent_data(service);  // unmounts; the state is amnesic again
+      auto& host = impl.manager.host();
+      for (const auto& path : paths) {
+        std::error_code error;
+        std::filesystem::remove_all(host.path(path), error);
+        if (error) throw std::runtime_error("cannot remove " + path + ": " + error.message());
+      }
+      impl.manager.forget(service);
+    } catch (const std::exception& error) {
+      return impl.finish(service, done, Impl::failed(error.what()));
+    }
+    impl.finish(service, done, std::nullopt);
+  };
+  auto ours = impl.packages_to_purge(service);
+  if (ours.empty()) return remove_data();
+  auto progress = [&impl, service](const AptProgress& p) {
+    impl.emit(service, "uninstalling", p.percent, p.message);
+  };
+  try {
+    AptRequestOptions request;
+    request.requester = service;
+    impl.apt.purge(ours, progress, [&impl, service, done, remove_data](const AptResult& result) {
+      if (!result.ok()) return impl.finish(service, done, Impl::failed(result.error));
+      remove_data();
+    }, request);
+  } catch (const std::exception& error) {
+    impl.finish(service, done, Impl::failed(error.what()));
   }
 }
 

@@ -272,6 +272,9 @@ struct Lifecycle::Impl {
     try {
       watches[service] = units.watch(unit, [this, service](const UnitState& state) {
         if (operations.count(service)) return;
+        // A reload (nginx taking another service's site in or out) keeps
+        // serving: the onion stays.
+        if (state.active_state == "reloading") return;
         if (state.active_state == "active") {
           // Active is not yet listening: report once every port listens
           // (running needs them all: prosody has two), and publish the
@@ -397,6 +400,34 @@ struct Lifecycle::Impl {
       log::error("cannot publish the onion of " + service + " again: " + error.what());
     }
   }
+
+  // shared_units.cpp: units several services use (nginx.service for the
+  // web sites), and PHP-FPM beside them.
+
+  // Whether another enabled service uses the service's unit: then the unit
+  // is not stopped for it, only reloaded.
+  bool unit_shared(const std::string& service) const;
+  // Starts PHP-FPM (its unit file kept disabled) if the service's site runs
+  // PHP, then calls `next` with an error or nullopt.
+  void start_php_if_needed(const std::string& service, std::function<void(std::optional<std::string>)> next);
+  // After the service stopped being served (disable, uninstall): composes the
+  // web server's configuration without its site (`forget`: removing the site
+  // for good), reloads `unit` if `shared` (it serves others still), and stops
+  // PHP-FPM if no enabled site runs PHP any more. Then calls `next`.
+  void web_site_gone(const std::string& service, const std::string& unit, bool shared, bool forget,
+                     std::function<void(std::optional<std::string>)> next);
+  // After a failed enable, or an install: the configuration serves only the
+  // enabled services' sites. Failures are logged.
+  void drop_site_unless_enabled(const std::string& service) noexcept;
+  // The packages recorded as installed for the service that no other
+  // service of ours declares (one installed whose packages we installed, or
+  // that is enabled), and the automatically installed
+  // dependencies purging them leaves unneeded (apt-get -s): those uninstall
+  // purges.
+  std::vector<std::string> packages_to_purge(const std::string& service) const;
+  // lifecycle.cpp: uninstall's end: purges packages_to_purge(), removes the
+  // data and state, and finishes.
+  void purge_and_remove(const std::string& service, const std::vector<std::string>& paths, const Done& done);
 
   static std::string unit_text(const UnitState& state) {
     return "its unit is " + state.active_state + (state.sub_state.empty() ? "" : " (" + state.sub_state + ")");

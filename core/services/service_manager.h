@@ -216,6 +216,20 @@ class ServiceManager {
   // Storage (uninstall); its state is then amnesic.
   void remove_persistent_data(const std::string& service);
 
+  // The shared web server (web/web_server.h; web_sites.cpp). A service
+  // declares its site from configure(); these compose nginx's configuration
+  // from the sites of the enabled services. Throw ServiceError (Failed).
+  bool declares_web_site(const std::string& service) const;
+  // Whether an enabled service declares a site, one with PHP.
+  bool web_sites_enabled() const;
+  bool php_web_sites_enabled() const;
+  bool web_site_uses_php(const std::string& service) const;
+  // Writes the configuration from the enabled services' sites, checked with
+  // nginx -t before it replaces the old one.
+  void compose_web_sites();
+  // Removes the service's site (uninstall); compose_web_sites() then.
+  void forget_web_site(const std::string& service);
+
   // Runs one of the plugin's commands; returns its message.
   std::string run_command(const std::string& service, const std::string& command,
                           const std::vector<std::string>& arguments, const std::string& secret);

@@ -1,6 +1,7 @@
 // The ServiceManager's private part, shared by its source files
 // (service_manager.cpp: services and options; service_keys.cpp: onion keys
-// and clients). Not part of the daemon's interface.
+// and clients; web_sites.cpp: the sites of the shared web server). Not part
+// of the daemon's interface.
 #pragma once
 
 #include "persistence/persistence.h"
@@ -9,10 +10,12 @@
 #include "state/state_store.h"
 #include "tor/keys/onion_key.h"
 #include "util/no_follow.h"
+#include "web/web_server.h"
 
 #include <tails_server/standard_options.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -99,6 +102,7 @@ struct ServiceManager::Impl : TorClientSide {
       if (impl_.value(entry_, standard_option::allow_lan) == "true") return {"0.0.0.0", "::"};
       return {"127.0.0.1"};
     }
+    void declare_web_site(const WebSite& site) override { impl_.declare_web_site(entry_, site); }
 
    private:
     Impl& impl_;
@@ -119,7 +123,7 @@ struct ServiceManager::Impl : TorClientSide {
 
   Impl(const DaemonConfig& config_, Host& host_)
       : config(config_), host(host_), quarantine(config_.runtime_dir), loader(&quarantine), store(config_.state_dir),
-        persistence(config_.persistence_root, config_.state_dir, persistence_options(config_)) {
+        persistence(config_.persistence_root, config_.state_dir, persistence_options(config_)), web(host_) {
     store.set_persistent_directory(persistence.tree());
   }
 
@@ -137,7 +141,13 @@ struct ServiceManager::Impl : TorClientSide {
   StateStore store;
   Persistence persistence;
   UnitGuard unit_guard;
+  WebServer web;
   std::vector<std::unique_ptr<Entry>> entries;
+
+  // web_sites.cpp: renders the site of the entry's service and composes the
+  // web server's configuration with it and the enabled services' sites.
+  void declare_web_site(Entry& entry, const WebSite& site);
+  std::map<std::string, std::string> enabled_web_sites() const;
 
   Entry& find(const std::string& name) const {
     for (const auto& entry : entries)

@@ -455,6 +455,10 @@ void UnitControl::restart(const std::string& unit, JobDone done) {
   impl_->send("RestartUnit", "restart", unit, std::move(done));
 }
 
+void UnitControl::reload_or_restart(const std::string& unit, JobDone done) {
+  impl_->send("ReloadOrRestartUnit", "reload-or-restart", unit, std::move(done));
+}
+
 void UnitControl::reload_daemon(JobDone done) { impl_->send("Reload", "reload", "", std::move(done)); }
 
 void UnitControl::disable_unit_file(const std::string& unit, JobDone done) {

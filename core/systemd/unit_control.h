@@ -101,6 +101,9 @@ class UnitControl {
   void start(const std::string& unit, JobDone done);
   void stop(const std::string& unit, JobDone done);
   void restart(const std::string& unit, JobDone done);
+  // ReloadOrRestartUnit: a running unit reloads its configuration (nginx
+  // keeps serving its other sites), a stopped one starts.
+  void reload_or_restart(const std::string& unit, JobDone done);
 
   // systemctl daemon-reload: `done` runs when systemd has reloaded its units.
   // Throws std::system_error as above.

@@ -7,8 +7,22 @@
 // configure() to write the service's config from its options (every value
 // through an escaper of <tails_server/escape.h>; files named by their system
 // path, e.g. host.write_file("/etc/lighttpd/conf-enabled/x.conf", ...); throw
-// HostError with a message for the user on failure), as the nginx plugin of
+// HostError with a message for the user on failure), as the icecast plugin of
 // Tails Server does; this one keeps lighttpd's own configuration (port 80).
+//
+// A web site on the shared nginx instead (SDK 2.3): set
+//   packages = {"nginx"}; systemd_service = "nginx.service";
+// and declare the site from configure(); the core writes it into the one
+// nginx configuration it composes from every enabled service's site (checked
+// with nginx -t), so your site and the others' share nginx:
+//   void configure(tails_server::ServiceContext& context) override {
+//     tails_server::WebSite site;
+//     site.root = "/var/www/html";
+//     site.index = {"index.html"};
+//     site.php = false;                  // true: *.php run by PHP-FPM (list "php8.2-fpm" in packages)
+//     site.denied_paths = {"/private/"}; // URL prefixes answered 404
+//     context.declare_web_site(site);
+//   }
 #include <tails_server/plugin.h>
 
 #include <memory>

@@ -4,16 +4,12 @@
 // 80. nginx itself listens on 127.0.0.1:8080 by default (the "local-port"
 // option), so that it does not clash with another web server on port 80.
 //
-// The plugin writes its own site file, /etc/nginx/sites-enabled/tails-server
-// (included in the http context by Debian's nginx.conf). The Host interface
-// has no symlink call, so the file is written in sites-enabled directly
-// rather than in sites-available with a link.
-//
-// Debian's default site (/etc/nginx/sites-enabled/default, a link) listens on
-// 0.0.0.0:80 and [::]:80: configure() removes that link, so nginx serves only
-// our site on the listen address. (sites-available/default stays.) More on
-// nginx's quirks: docs/services.md#nginx.
-#include <tails_server/escape.h>
+// The plugin declares its site (the site folder, a password or not) with
+// ServiceContext::declare_web_site (SDK 2.3); the core writes it into the one
+// nginx configuration it composes from every enabled service's site (the
+// dokuwiki plugin's too), checks it with nginx -t and reloads nginx. This
+// plugin writes no nginx configuration. More on nginx's quirks:
+// docs/services.md#nginx.
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
 
@@ -30,11 +26,8 @@ using tails_server::HostError;
 using tails_server::RunOptions;
 using tails_server::RunResult;
 using tails_server::ServiceContext;
-namespace escape = tails_server::escape;
 
-constexpr std::string_view site_file = "/etc/nginx/sites-enabled/tails-server";
 constexpr std::string_view htpasswd_file = "/etc/nginx/tails-server.htpasswd";
-constexpr std::string_view main_config_file = "/etc/nginx/nginx.conf";
 constexpr std::string_view default_site_root = "/var/www/tails-server";
 constexpr std::string_view realm = "Tails Server";
 // `openssl passwd -stdin` silently cuts longer lines at 256 bytes.
@@ -50,14 +43,6 @@ constexpr std::string_view default_index =
     "Put your own pages in its site folder.</p>\n"
     "</body>\n"
     "</html>\n";
-
-std::string listen_token(const std::string& address, std::int64_t port) {
-  for (char c : address)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' || c == ':'))
-      throw HostError("nginx: unexpected listen address '" + address + "'");
-  const bool ipv6 = address.find(':') != std::string::npos;
-  return (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
-}
 
 // Anyone allowed to manage services (an SSH admin too) may set the folder, and nginx serves whatever
 // www-data can read in it: so only folders made for data, never /etc, /root or the daemon's own.
@@ -142,51 +127,15 @@ class NginxService : public tails_server::TailsService {
 
     if (basic_auth) write_htpasswd(context);
     else host.remove_file(htpasswd_file);
-    host.remove_file("/etc/nginx/sites-enabled/default");
 
-    host.make_directory("/etc/nginx/sites-enabled", FileSpec{"root", "root", 0755});
-    host.write_file(site_file, render_site(context), FileSpec{"root", "root", 0644});
-
-    // nginx's own checker, on the whole configuration that includes the
-    // site. Its output names files and directives, never a password.
-    if (host.exists(main_config_file)) {
-      const std::string main_config = host.path(main_config_file).string();
-      RunResult check = host.run({"nginx", "-t", "-q", "-c", main_config}, RunOptions{});
-      if (check.exit_code != 0) throw HostError("nginx -t failed for " + main_config + ":\n" + check.output);
+    tails_server::WebSite site;
+    site.root = site_root;
+    site.index = {"index.html"};
+    if (basic_auth) {
+      site.basic_auth_user_file = std::string(htpasswd_file);
+      site.basic_auth_realm = std::string(realm);
     }
-  }
-
-  std::string render_site(const ServiceContext& context) const {
-    const auto& host = context.host();
-    const std::string root = host.path(context.option("site-root")).string();
-    std::string c;
-    c += "# Written by Tails Server from the options of the \"nginx\" service.\n";
-    c += "# Changes made here are overwritten. Included in nginx's http context.\n\n";
-    // escape::nginx_string writes a literal '$' as a reference to this
-    // variable: nginx 1.22 has no "\$".
-    c += escape::nginx_dollar_definition();
-    c += "\nserver {\n";
-    // One line per address: nginx binds [::] IPv6-only by default.
-    for (const auto& address : context.listen_addresses())
-      c += "    listen " + listen_token(address, context.option_int(tails_server::standard_option::local_port)) + ";\n";
-    c += "    server_name _;\n";
-    c += "    server_tokens off;\n";
-    // Relative redirects: an absolute one names the local port (8080), or the
-    // local address when the request has no Host header.
-    c += "    absolute_redirect off;\n";
-    c += "    access_log off;\n";
-    c += "    autoindex off;\n";
-    c += "    root " + escape::nginx_string(root, /*expands_variables=*/true) + ";\n";
-    c += "    index index.html;\n";
-    if (context.option_bool("basic-auth")) {
-      c += "    auth_basic " + escape::nginx_string(realm, true) + ";\n";
-      c += "    auth_basic_user_file " + escape::nginx_string(host.path(htpasswd_file).string(), true) + ";\n";
-    }
-    c += "    location / {\n";
-    c += "        try_files $uri $uri/ =404;\n";
-    c += "    }\n";
-    c += "}\n";
-    return c;
+    context.declare_web_site(site);  // the core checks it with nginx -t
   }
 
   tails_server::ConnectionInfo connection_info(const ServiceContext& context) const override {

@@ -54,7 +54,7 @@ TEST_CASE("list shows the bundled service plugins") {
   INFO(explain(result, harness));
   REQUIRE(result.exit_code == exit_code::ok);
   YAML::Node list = YAML::Load(result.out);
-  for (std::string service : {"mumble", "prosody", "gobby", "nginx", "icecast", "chat", "ssh"}) {
+  for (std::string service : {"mumble", "prosody", "gobby", "nginx", "dokuwiki", "icecast", "chat", "ssh"}) {
     CAPTURE(service);
     REQUIRE(list[service]);
     CHECK(list[service]["installed"].IsScalar());
@@ -74,7 +74,7 @@ TEST_CASE("list --all also shows each plugin file") {
   REQUIRE(list["mumble"]);
   CHECK(list["mumble"]["plugin"].as<std::string>() == std::string(TAILS_SERVER_PLUGIN_OUTPUT_DIR) + "/mumble.so");
   // The SDK version each plugin was built against.
-  for (const char* service : {"mumble", "prosody", "gobby", "nginx", "icecast", "chat", "ssh"})
+  for (const char* service : {"mumble", "prosody", "gobby", "nginx", "dokuwiki", "icecast", "chat", "ssh"})
     CHECK(list[service]["sdk-version"].as<std::string>() ==
           std::to_string(TAILS_SERVER_API_MAJOR) + "." + std::to_string(TAILS_SERVER_API_MINOR));
 }

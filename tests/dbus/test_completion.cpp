@@ -65,10 +65,10 @@ TEST_CASE("bash completes the verbs and the flags of tails-server") {
 TEST_CASE("bash completes the services options and commands the daemon has loaded") {
   BusHarness bus;
   bus.start_daemon();
-  CHECK(complete(bus, "tails-server enable ") == std::vector<std::string>{"chat", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"});
+  CHECK(complete(bus, "tails-server enable ") == std::vector<std::string>{"chat", "dokuwiki", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"});
   CHECK(complete(bus, "tails-server status m") == std::vector<std::string>{"mumble"});
   CHECK(complete(bus, "tails-server --json client add ") ==
-        std::vector<std::string>{"chat", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"});
+        std::vector<std::string>{"chat", "dokuwiki", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"});
 
   auto options = complete(bus, "tails-server set-option mumble ");
   for (const char* option : {"server-password", "welcome-message", "max-users", "virtual-port", "local-port",

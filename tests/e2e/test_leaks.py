@@ -116,6 +116,21 @@ def after_nginx(case):
     return "/leak-probe-folder", ""
 
 
+def prepare_dokuwiki(case):
+    return "", ""
+
+
+def check_dokuwiki(case, out):
+    first = (out.get("records") or [{"text": ""}])[0]["text"]
+    case.expect(first.startswith("HTTP/1.1 200"), "dokuwiki: GET / gives the start page (%s)" % first.split("\r\n")[0],
+                first[:500])
+    servers = out["fields"].get("server_headers", [])
+    case.expect(bool(servers) and all(s == "nginx" for s in servers),
+                "dokuwiki: every Server header is plain 'nginx', no version", str(servers))
+    powered = out["fields"].get("powered_by", [])
+    case.expect(not powered, "dokuwiki: no X-Powered-By header names PHP's version", str(powered))
+
+
 def prepare_mumble(case):
     # A first start: no database from an earlier murmurd (the sandbox is an overlay of the host).
     if case.sb.status_field("mumble", "enabled") != "true":
@@ -238,6 +253,7 @@ class Probe:
 # Every plugin must have an entry: the test fails for an installed plugin without one.
 LEAK_PROBES = {
     "nginx": Probe("nginx.service", prepare_nginx, after_nginx, check=check_nginx),
+    "dokuwiki": Probe("nginx.service", prepare_dokuwiki, check=check_dokuwiki),
     "mumble": Probe("mumble-server.service", prepare_mumble, check=check_mumble, secret_option="server-password"),
     "prosody": Probe("prosody.service", prepare_prosody, after_prosody, check=check_prosody),
     "gobby": Probe("tails-server-infinoted.service", prepare_gobby, check=check_gobby, secret_option="password"),

@@ -62,7 +62,7 @@ def pseudo_language(build, work, env):
 
     call("ListServices")
     call("ListPlugins")
-    for service in ("chat", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"):
+    for service in ("chat", "dokuwiki", "gobby", "icecast", "mumble", "nginx", "prosody", "ssh"):
         call("GetInfo", "s", service)
         call("DescribeOptions", "s", service)
     daemon_strings = os.path.join(work, "daemon-strings.json")

@@ -9,6 +9,7 @@ A secret (a password) is read from standard input, first line, never from argv.
 
 KIND and ARG:
   nginx   ARG = a folder of the site with no index file (for a 403)
+  dokuwiki (nothing): the start page, a login form, a missing page, the denied data folder
   mumble  the server password on stdin
   prosody ARG = the XMPP domain; "USER PASSWORD" (an account) on stdin
   gobby   the server password on stdin
@@ -126,6 +127,34 @@ def probe_nginx(args):
         location = re.search(r"^Location: *(.*?)\s*$", head, re.M | re.I)
         if location:
             OUT["fields"].setdefault("locations", []).append(location.group(1))
+
+
+# -- dokuwiki ---------------------------------------------------------------------------------
+def probe_dokuwiki(args):
+    host = args.onion
+    get = "GET %s HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+    requests = [
+        ("GET /", get % "/"),
+        ("the login form", get % "/doku.php?id=start&do=login"),
+        ("a missing page", get % "/doku.php?id=tails_server_leak_probe_missing"),
+        ("a missing PHP file", get % "/tails-server-leak-probe.php"),
+        ("the denied data folder", get % "/data/pages/start.txt"),
+        ("400 (garbage)", "\x01\x02 nonsense\r\n\r\n"),
+    ]
+    for what, request in requests:
+        sock = connect(args)
+        sock.sendall(request.encode("latin-1"))
+        reply = read_for(sock, 30)
+        sock.close()
+        if not reply:
+            raise ProbeError("dokuwiki sent nothing for " + what)
+        record("dokuwiki " + what, reply)
+        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
+        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+        powered = re.search(r"^X-Powered-By: *(.*?)\s*$", head, re.M | re.I)
+        if powered:
+            OUT["fields"].setdefault("powered_by", []).append(powered.group(1))
 
 
 # -- chat -------------------------------------------------------------------------------------
@@ -421,7 +450,7 @@ def probe_icecast(args):
         source.close()
 
 
-PROBES = {"nginx": probe_nginx, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby,
+PROBES = {"nginx": probe_nginx, "dokuwiki": probe_dokuwiki, "mumble": probe_mumble, "prosody": probe_prosody, "gobby": probe_gobby,
           "chat": probe_chat, "ssh": probe_ssh, "icecast": probe_icecast}
 
 

@@ -337,7 +337,7 @@ TEST_CASE("nginx: configure fails loudly when nginx -t rejects the configuration
     FAIL("configure accepted a configuration nginx -t refuses");
   } catch (const ServiceError& error) {
     CHECK(error.code() == ErrorCode::Failed);
-    CHECK(std::string(error.what()).find("nginx -t failed") != std::string::npos);
+    CHECK(std::string(error.what()).find("nginx -t refused") != std::string::npos);
   }
 }
 

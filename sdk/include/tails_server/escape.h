@@ -191,4 +191,18 @@ inline std::string xml_text(std::string_view value) {
   return out;
 }
 
+// A single-quoted PHP string literal (since 2.3), for PHP config files
+// (DokuWiki's conf/local.php): backslash and single quote are escaped,
+// nothing else is special between single quotes ("$x", "?>" and "\n" stay literal text).
+// Control characters are refused, so that the file stays one value a line.
+inline std::string php_string(std::string_view value) {
+  std::string out = "'";
+  for (unsigned char c : value) {
+    if (c == '\\' || c == '\'') out += '\\';
+    else if (detail::is_control(c)) detail::refuse("a PHP string", c);
+    out += static_cast<char>(c);
+  }
+  return out + "'";
+}
+
 }  // namespace tails_server::escape

@@ -8,6 +8,7 @@
 #include <tails_server/host.h>
 #include <tails_server/option.h>
 #include <tails_server/version.h>
+#include <tails_server/web_site.h>
 
 #include <cstdint>
 #include <string>
@@ -36,6 +37,18 @@ class TAILS_SERVER_EXPORT ServiceContext {
   // dual-stack (IPV6_V6ONLY off); see listens_on_lan().
   virtual std::vector<std::string> listen_addresses() const = 0;
   bool listens_on_lan() const { return listen_addresses().size() > 1; }
+
+  // Since 2.3. From configure(): the service serves `site` with the shared
+  // web server (web_site.h), on listen_addresses() and the "local-port"
+  // option. The core writes the site into its composed nginx configuration
+  // and checks it with `nginx -t`; throws HostError (naming what was wrong)
+  // if a value cannot be written or nginx refuses it. The site is served
+  // while the service is enabled. One site per service: a second call
+  // replaces the first. (Appended last: a plugin built against 2.2 never
+  // calls it.)
+  virtual void declare_web_site(const WebSite& /*site*/) {
+    throw HostError("this daemon cannot serve web sites (it predates SDK 2.3)");
+  }
 };
 
 // One port of the onion service: clients connect to `virtual_port` at the
