@@ -244,7 +244,7 @@ TEST_CASE("the system's ssh.service stays off: configure writes sshd_not_to_be_r
   }
 }
 
-TEST_CASE("an account named tails-server-admin that Tails Server did not make is refused, not reused") {
+TEST_CASE("an account named tails-server-admin that Tails Server did not make is refused and not reused") {
   REQUIRE_MESSAGE(::geteuid() == 0, "the test makes the account");
   REQUIRE_MESSAGE(fs::exists("/usr/sbin/sshd"), "package openssh-server is not installed");
   if (::getpwnam(ssh_test::admin_user)) {
