@@ -13,6 +13,7 @@
 
 #include <tails_server/plugin.h>
 #include <tails_server/standard_options.h>
+#include <tails_server/web_site.h>
 
 #include <algorithm>
 #include <memory>
@@ -110,8 +111,7 @@ class DokuWikiService : public tails_server::TailsService {
     tails_server::ConnectionInfo info;
     const std::string onion = context.onion_address();
     const std::string port = context.option(tails_server::standard_option::virtual_port);
-    const std::string url =
-        onion.empty() ? std::string() : "http://" + onion + (port == "80" ? "" : ":" + port) + "/";
+    const std::string url = tails_server::onion_http_url(onion, port);
     info.fields.emplace_back("address", onion.empty() ? "(no onion address yet)" : onion);
     info.fields.emplace_back("port", port);
     if (!url.empty()) info.fields.emplace_back("url", url);

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "service_process.h"
-#include "temp_dir.h"
+#include "plugin_root.h"
 
 #include "config/daemon_config.h"
 #include "host/system_host.h"
@@ -58,18 +58,8 @@ std::string field(const ConnectionInfo& info, const std::string& label) {
 }
 
 // The service manager with the built plugins, on a temporary root.
-struct Fixture {
-  test::TempDir tmp{"tails-server-mumble"};
-  core::SystemHost host{tmp.path()};
-  core::DaemonConfig config = [this] {
-    fs::create_directory(tmp / "etc");  // exists on every real system
-    core::DaemonConfig c;
-    c.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    return c;
-  }();
-  core::ServiceManager manager{config, host};
+struct Fixture : plugin_test::PluginRoot {
+  Fixture() : PluginRoot("tails-server-mumble") {}
 };
 
 }  // namespace

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "daemon_process.h"
-#include "temp_dir.h"
+#include "nginx_root.h"
 
 #include "config/daemon_config.h"
 #include "host/system_host.h"
@@ -20,12 +20,8 @@
 namespace fs = std::filesystem;
 using tails_server::RunOptions;
 using tails_server::RunResult;
-using tails_server::core::DaemonConfig;
 using tails_server::core::ErrorCode;
 using tails_server::core::ServiceError;
-using tails_server::core::ServiceManager;
-using tails_server::core::SystemHost;
-using tails_server::test::TempDir;
 namespace escape = tails_server::escape;
 
 namespace {
@@ -91,47 +87,8 @@ HttpResponse http_get(std::uint16_t port, const std::string& target, const std::
   return response;
 }
 
-struct Fixture {
-  TempDir tmp{"tails-server-nginx"};
-  SystemHost host{tmp.path()};
-  DaemonConfig config = [this] {
-    DaemonConfig c;
-    c.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    return c;
-  }();
-  ServiceManager manager{config, host};
-
-  fs::path site_file() const { return tmp / "etc/nginx/sites-enabled/tails-server"; }
-  fs::path main_config() const { return tmp / "etc/nginx/nginx.conf"; }
-
-  // A minimal nginx.conf in the temporary root, at the place the plugin's
-  // configure() checks with `nginx -t`; it includes the plugin's site.
-  void write_main_config() {
-    const std::string t = tmp.path().string();
-    fs::create_directories(tmp / "etc/nginx/sites-enabled");
-    fs::create_directories(tmp / "var/lib/nginx");
-    plugin_test::write_file(main_config(),
-                            "user www-data;\n"
-                            "worker_processes 1;\n"
-                            "pid " + t + "/nginx.pid;\n"
-                            "error_log " + t + "/nginx-error.log;\n"
-                            "events { worker_connections 64; }\n"
-                            "http {\n"
-                            "  client_body_temp_path " + t + "/var/lib/nginx/body;\n"
-                            "  proxy_temp_path " + t + "/var/lib/nginx/proxy;\n"
-                            "  fastcgi_temp_path " + t + "/var/lib/nginx/fastcgi;\n"
-                            "  uwsgi_temp_path " + t + "/var/lib/nginx/uwsgi;\n"
-                            "  scgi_temp_path " + t + "/var/lib/nginx/scgi;\n"
-                            "  include /etc/nginx/mime.types;\n"
-                            "  include " + t + "/etc/nginx/sites-enabled/*;\n"
-                            "}\n");
-  }
-
-  RunResult nginx_test() {
-    return host.run({"nginx", "-t", "-c", main_config().string()}, RunOptions{});
-  }
+struct Fixture : plugin_test::NginxRoot {
+  Fixture() : NginxRoot("tails-server-nginx") {}
 };
 
 std::string dump(const fs::path& file) {

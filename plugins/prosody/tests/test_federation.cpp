@@ -6,7 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "daemon_process.h"
-#include "temp_dir.h"
+#include "plugin_root.h"
 
 #include "config/daemon_config.h"
 #include "host/system_host.h"
@@ -25,8 +25,6 @@ using tails_server::RunResult;
 using tails_server::core::DaemonConfig;
 using tails_server::core::ServiceError;
 using tails_server::core::ServiceManager;
-using tails_server::core::SystemHost;
-using tails_server::test::TempDir;
 
 namespace {
 
@@ -35,18 +33,9 @@ const std::string probe_script = std::string(TAILS_SERVER_SOURCE_DIR) + "/tests/
 const std::string peer = "25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid.onion";
 const std::string peer_key = "R6BPP6WD4HWKC6ZKMAPXSHEMXN4GCFSO5YXST6NQJXIIWEPT3RTQ";
 
-struct Fixture {
-  TempDir tmp{"tails-server-prosody-fed"};
-  SystemHost host{tmp.path()};
-  DaemonConfig config = [this] {
-    DaemonConfig c;
-    c.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    c.tor_socks_port = 19050;  // not Tails' 9050: the config must come from the daemon
-    return c;
-  }();
-  ServiceManager manager{config, host};
+struct Fixture : plugin_test::PluginRoot {
+  // Not Tails' 9050: the config must come from the daemon.
+  Fixture() : PluginRoot("tails-server-prosody-fed", [](DaemonConfig& c) { c.tor_socks_port = 19050; }) {}
   std::string domain = manager.ensure_onion_key("prosody");
 
   std::string config_text() { return plugin_test::read_file(tmp / "etc/prosody/prosody.cfg.lua"); }

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "daemon_process.h"
-#include "temp_dir.h"
+#include "plugin_root.h"
 
 #include "config/daemon_config.h"
 #include "host/system_host.h"
@@ -22,10 +22,8 @@
 namespace fs = std::filesystem;
 using tails_server::RunOptions;
 using tails_server::RunResult;
-using tails_server::core::DaemonConfig;
 using tails_server::core::ErrorCode;
 using tails_server::core::ServiceError;
-using tails_server::core::ServiceManager;
 using tails_server::core::SystemHost;
 using tails_server::test::TempDir;
 namespace escape = tails_server::escape;
@@ -67,17 +65,8 @@ end
 io.write(assigned[wanted])
 )LUA";
 
-struct Fixture {
-  TempDir tmp{"tails-server-prosody"};
-  SystemHost host{tmp.path()};
-  DaemonConfig config = [this] {
-    DaemonConfig c;
-    c.plugin_dirs = {TAILS_SERVER_PLUGIN_OUTPUT_DIR};
-    c.root = tmp.path();
-    c.state_dir = tmp / "state";
-    return c;
-  }();
-  ServiceManager manager{config, host};
+struct Fixture : plugin_test::PluginRoot {
+  Fixture() : PluginRoot("tails-server-prosody") {}
 
   fs::path config_file() const { return tmp / "etc/prosody/prosody.cfg.lua"; }
 

@@ -38,4 +38,10 @@ struct WebSite {
   std::uint32_t max_body_kib = 1024;
 };
 
+// The address people open in Tor Browser: "http://ADDRESS.onion/", with
+// ":PORT" unless the port is 80; "" while the service has no address yet.
+inline std::string onion_http_url(const std::string& onion, const std::string& port) {
+  return onion.empty() ? std::string() : "http://" + onion + (port == "80" ? "" : ":" + port) + "/";
+}
+
 }  // namespace tails_server
