@@ -113,20 +113,27 @@ def probe_nginx(args):
         ("400 (garbage)", "\x01\x02 nonsense\r\n\r\n"),
         ("414/400 (a long URI)", "GET /%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % ("a" * 9000, host)),
     ]
-    for what, request in requests:
-        sock = connect(args)
-        sock.sendall(request.encode("latin-1"))
-        reply = read_for(sock, 20)
-        sock.close()
-        if not reply:
-            raise ProbeError("nginx sent nothing for " + what)
-        record("nginx " + what, reply)
-        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
-        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+    for head in http_heads(args, "nginx", requests, 20):
         location = re.search(r"^Location: *(.*?)\s*$", head, re.M | re.I)
         if location:
             OUT["fields"].setdefault("locations", []).append(location.group(1))
+
+
+def http_heads(args, service, requests, seconds):
+    """Sends each (what, request) on a connection of its own, records the reply, notes its Server
+    header in the server_headers field, and yields its head."""
+    for what, request in requests:
+        sock = connect(args)
+        sock.sendall(request.encode("latin-1"))
+        reply = read_for(sock, seconds)
+        sock.close()
+        if not reply:
+            raise ProbeError("%s sent nothing for %s" % (service, what))
+        record("%s %s" % (service, what), reply)
+        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
+        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+        yield head
 
 
 # -- dokuwiki ---------------------------------------------------------------------------------
@@ -141,17 +148,7 @@ def probe_dokuwiki(args):
         ("the denied data folder", get % "/data/pages/start.txt"),
         ("400 (garbage)", "\x01\x02 nonsense\r\n\r\n"),
     ]
-    for what, request in requests:
-        sock = connect(args)
-        sock.sendall(request.encode("latin-1"))
-        reply = read_for(sock, 30)
-        sock.close()
-        if not reply:
-            raise ProbeError("dokuwiki sent nothing for " + what)
-        record("dokuwiki " + what, reply)
-        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        server = re.search(r"^Server: *(.*?)\s*$", head, re.M | re.I)
-        OUT["fields"].setdefault("server_headers", []).append(server.group(1) if server else "")
+    for head in http_heads(args, "dokuwiki", requests, 30):
         powered = re.search(r"^X-Powered-By: *(.*?)\s*$", head, re.M | re.I)
         if powered:
             OUT["fields"].setdefault("powered_by", []).append(powered.group(1))
