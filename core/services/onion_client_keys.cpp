@@ -55,14 +55,7 @@ void ServiceManager::Impl::add_onion_client_key(const std::string& service, std:
     throw HostError("the client key for " + bare + ".onion is not a key; accepted: the 52 base32 characters "
                     "(A-Z, 2-7) of an x25519 private key, as 'tails-server client add' prints it");
   }
-  auto previous = entry.state;
-  entry.state.onion_client_keys[bare] = key;
-  try {
-    save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  update(entry, [&](ServiceState& state) { state.onion_client_keys[bare] = key; });
   host.log(LogLevel::Info, service + ": keeps a client key for " + bare + ".onion");
   onion_client_keys_changed();
 }
@@ -71,14 +64,7 @@ bool ServiceManager::Impl::remove_onion_client_key(const std::string& service, s
   auto& entry = find(service);
   std::string bare = bare_peer_address(address);
   if (!entry.state.onion_client_keys.count(bare)) return false;
-  auto previous = entry.state;
-  entry.state.onion_client_keys.erase(bare);
-  try {
-    save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  update(entry, [&](ServiceState& state) { state.onion_client_keys.erase(bare); });
   host.log(LogLevel::Info, service + ": no longer keeps a client key for " + bare + ".onion");
   onion_client_keys_changed();
   return true;

@@ -83,14 +83,7 @@ ServiceManager::ClientCredential ServiceManager::add_client(const std::string& s
                                                     "'; remove it first or choose another name");
   std::string address = ensure_onion_key(service);
   auto key = ClientKey::generate();
-  auto previous = entry.state;
-  entry.state.clients[name] = key.public_key_base32();
-  try {
-    impl_->save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  impl_->update(entry, [&](ServiceState& state) { state.clients[name] = key.public_key_base32(); });
   std::string bare = address.substr(0, address.size() - std::string(".onion").size());
   return ClientCredential{name, address, key.private_key_base32(), key.auth_private_line(bare),
                           key.onion_client_auth_add_command(bare)};
@@ -105,14 +98,7 @@ void ServiceManager::remove_client(const std::string& service, const std::string
                        service + " has no client named '" + name + "'; its clients: " +
                            (names.empty() ? std::string("none") : tails_server::detail::join(names, ", ")));
   }
-  auto previous = entry.state;
-  entry.state.clients.erase(name);
-  try {
-    impl_->save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  impl_->update(entry, [&](ServiceState& state) { state.clients.erase(name); });
 }
 
 std::vector<std::string> ServiceManager::clients(const std::string& service) const {

@@ -212,14 +212,7 @@ std::string ServiceManager::set_option(const std::string& service, const std::st
     else work();
     return canonical;
   }
-  auto previous = entry.state;
-  entry.state.options[opt.name()] = canonical;
-  try {
-    impl_->save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  impl_->update(entry, [&](ServiceState& state) { state.options[opt.name()] = canonical; });
   return canonical;
 }
 
@@ -228,23 +221,12 @@ std::string ServiceManager::reset_option(const std::string& service, const std::
   const auto& opt = Impl::option(entry, option);
   if (opt.is_read_only())
     throw ServiceError(ErrorCode::InvalidValue, "option '" + option + "' is read-only and cannot be reset");
-  auto previous = entry.state;
-  entry.state.options.erase(opt.name());
-  if (opt.is_secret()) entry.state.options[opt.name()] = opt.default_value(impl_->host);
-  if (auto* port = dynamic_cast<const PortOption*>(&opt); port && port->is_local()) {
-    try {
+  impl_->update(entry, [&](ServiceState& state) {
+    state.options.erase(opt.name());
+    if (opt.is_secret()) state.options[opt.name()] = opt.default_value(impl_->host);
+    if (auto* port = dynamic_cast<const PortOption*>(&opt); port && port->is_local())
       impl_->check_port_clash(entry, opt, impl_->value(entry, opt.name()));
-    } catch (...) {
-      entry.state = std::move(previous);
-      throw;
-    }
-  }
-  try {
-    impl_->save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  });
   return impl_->value(entry, opt.name());
 }
 
@@ -344,17 +326,12 @@ std::vector<std::string> ServiceManager::packages_installed_by_us(const std::str
 void ServiceManager::add_packages_installed_by_us(const std::string& service,
                                                    const std::vector<std::string>& packages) {
   auto& entry = impl_->find(service);
-  auto previous = entry.state;
-  for (const auto& package : packages) {
-    auto& ours = entry.state.packages_installed_by_us;
-    if (std::find(ours.begin(), ours.end(), package) == ours.end()) ours.push_back(package);
-  }
-  try {
-    impl_->save(entry);
-  } catch (...) {
-    entry.state = std::move(previous);
-    throw;
-  }
+  impl_->update(entry, [&](ServiceState& state) {
+    for (const auto& package : packages) {
+      auto& ours = state.packages_installed_by_us;
+      if (std::find(ours.begin(), ours.end(), package) == ours.end()) ours.push_back(package);
+    }
+  });
 }
 
 void ServiceManager::forget(const std::string& service) {

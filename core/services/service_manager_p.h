@@ -210,6 +210,19 @@ struct ServiceManager::Impl : TorClientSide {
     }
   }
 
+  // change(entry.state), then save; if either throws, the state is as before.
+  template <typename Change>
+  void update(Entry& entry, Change&& change) {
+    auto previous = entry.state;
+    try {
+      change(entry.state);
+      save(entry);
+    } catch (...) {
+      entry.state = std::move(previous);
+      throw;
+    }
+  }
+
   void check_port_clash(const Entry& entry, const TailsServiceOption& option, const std::string& port) const {
     for (const auto& other : entries) {
       for (const auto& candidate : other->options) {
