@@ -106,12 +106,11 @@ def parse_element(data):
     return ET.fromstring(data)
 
 
-def probe(args, password):
-    deadline = time.monotonic() + args.timeout
-    sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
-    conn = Connection(sock, args.verbose, deadline)
-
-    features = conn.open_stream(args.domain)
+def login(sock, domain, user, password, verbose=False, deadline=None, resource="probe"):
+    """STARTTLS (certificate not verified), SASL PLAIN as user, resource binding on the
+    connected socket sock. Returns the Connection (its socket wrapped in TLS)."""
+    conn = Connection(sock, verbose, deadline if deadline is not None else time.monotonic() + 20)
+    features = conn.open_stream(domain)
     if b"<starttls" not in features:
         raise ProbeError("the server does not offer STARTTLS: " + features.decode("utf-8", "replace"))
     conn.send("<starttls xmlns='" + TLS_NS + "'/>")
@@ -123,32 +122,40 @@ def probe(args, password):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    conn.sock = context.wrap_socket(sock, server_hostname=args.domain)
+    conn.sock = context.wrap_socket(sock, server_hostname=domain)
     conn.buffer = b""
-    if args.verbose:
+    if verbose:
         print("TLS: " + str(conn.sock.version()), file=sys.stderr)
 
-    features = conn.open_stream(args.domain)
+    features = conn.open_stream(domain)
     if b"<mechanism>PLAIN</mechanism>" not in features:
         raise ProbeError("the server does not offer SASL PLAIN: " + features.decode("utf-8", "replace"))
-    credentials = b"\0" + args.user.encode("utf-8") + b"\0" + password.encode("utf-8")
+    credentials = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
     conn.send("<auth xmlns='" + SASL_NS + "' mechanism='PLAIN'>" +
               base64.b64encode(credentials).decode("ascii") + "</auth>")
     answer = conn.read_until(rb"<success[^>]*/>|</success>|<failure[^>]*/>|</failure>", "SASL answer")
     if b"<failure" in answer:
         raise AuthError("authentication failed: " + answer.decode("utf-8", "replace"))
 
-    features = conn.open_stream(args.domain)
+    features = conn.open_stream(domain)
     if b"<bind" not in features:
         raise ProbeError("the server does not offer resource binding")
-    conn.send("<iq type='set' id='bind1'><bind xmlns='" + BIND_NS + "'><resource>probe</resource></bind></iq>")
+    conn.send("<iq type='set' id='bind1'><bind xmlns='" + BIND_NS + "'><resource>" + xml_attr(resource) +
+              "</resource></bind></iq>")
     answer = conn.read_until(rb"<iq[^>]*id=['\"]bind1['\"][^>]*(/>|>.*?</iq>)", "bind result")
     bound = parse_element(answer[answer.rfind(b"<iq"):])
     if bound.get("type") != "result":
         raise ProbeError("bind failed: " + answer.decode("utf-8", "replace"))
     jid = bound.find(".//{" + BIND_NS + "}jid")
-    if args.verbose and jid is not None:
+    if verbose and jid is not None:
         print("bound as " + str(jid.text), file=sys.stderr)
+    return conn
+
+
+def probe(args, password):
+    deadline = time.monotonic() + args.timeout
+    sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
+    conn = login(sock, args.domain, args.user, password, args.verbose, deadline)
 
     conn.send("<presence/>")
     while True:

@@ -200,9 +200,10 @@ class Sandbox:
         return found
 
     # -- boot, exec, poweroff -----------------------------------------------------------------
-    def boot(self, persistent=None, locked=False, timeout=LONG):
+    def boot(self, persistent=None, locked=False, timeout=LONG, hostname=None):
         """tests/sandbox/sandbox boot STATE [--persistent DIR [--locked]] --install TREE
-        --install EXTRA. Raises ScenarioError (with the boot log) on failure."""
+        --install EXTRA (host name: hostname, or the sandbox's default). Raises ScenarioError
+        (with the boot log) on failure."""
         argv = [SANDBOX, "boot", self.state]
         if persistent:
             argv += ["--persistent", persistent]
@@ -211,7 +212,8 @@ class Sandbox:
         for tree in (self.tree, self.extra):
             if os.path.isdir(tree):
                 argv += ["--install", tree]
-        r = _run_host(argv, timeout=timeout)
+        env = dict(os.environ, SANDBOX_HOSTNAME=hostname) if hostname else None
+        r = _run_host(argv, timeout=timeout, env=env)
         self.boot_log = r.stdout
         if r.returncode != 0:
             raise ScenarioError("sandbox boot failed (exit %d):\n%s" % (r.returncode, r.stdout[-4000:]))
@@ -457,13 +459,13 @@ class Sandbox:
         return Monitor(self, path)
 
     # -- the private Tor network (tests/tor-network/tornet, inside the sandbox) ---------------
-    def start_tornet(self, directory, timeout=180):
-        """tornet start DIR --client --service-tor in the sandbox. Returns (seconds, env):
+    def start_tornet(self, directory, timeout=180, args=()):
+        """tornet start DIR --client --service-tor ARGS in the sandbox. Returns (seconds, env):
         env is DIR/env as a dict. Raises ScenarioError on failure."""
         t = time.monotonic()
         self.tornet_dir = directory
         r = self.run(TORNET, "start", directory, "--client", "--service-tor", "--timeout",
-                     str(timeout), timeout=LONG)
+                     str(timeout), *args, timeout=LONG)
         if r.returncode != 0:
             raise ScenarioError("tornet start failed (in the sandbox):\n" + r.stdout[-4000:])
         took = time.monotonic() - t
@@ -474,18 +476,24 @@ class Sandbox:
                 env[key.strip()] = value.strip().strip("'\"")
         return took, env
 
-    def start_onion_stack(self, directory, timeout=180):
-        """stage, boot, start_tornet(directory), the daemon configured to drive the service tor,
-        and the daemon started. Returns (seconds the network took, "SOCKSHOST:PORT" of the client
-        tor). Raises ScenarioError when DIR/env lacks the service tor or the SOCKS port."""
-        self.stage()
-        self.boot()
-        took, env = self.start_tornet(directory, timeout=timeout)
+    def start_onion_stack(self, directory, timeout=180, tornet_args=(), booted=False):
+        """stage and boot (unless booted), start_tornet(directory, tornet_args), the daemon
+        configured to drive the service tor (and to use its SOCKS port, tornet's
+        --service-socks, as tor_socks), and the daemon started. Returns (seconds the network
+        took, "SOCKSHOST:PORT" of the client tor). Raises ScenarioError when DIR/env lacks the
+        service tor or the SOCKS port."""
+        if not booted:
+            self.stage()
+            self.boot()
+        took, env = self.start_tornet(directory, timeout=timeout, args=tornet_args)
         socket, cookie = env.get("SERVICE_CONTROL_SOCKET", ""), env.get("SERVICE_COOKIE", "")
         if not socket or not cookie or not env.get("SOCKS_PORT"):
             raise ScenarioError("%s/env lacks SERVICE_CONTROL_SOCKET, SERVICE_COOKIE or SOCKS_PORT:\n%s"
                                 % (directory, self.cat(directory + "/env")))
-        self.write_config('tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie))
+        config = 'tor_control: "unix:%s"\ntor_cookie: "%s"\n' % (socket, cookie)
+        if env.get("SERVICE_SOCKS_PORT"):
+            config += 'tor_socks: "127.0.0.1:%s"\n' % env["SERVICE_SOCKS_PORT"]
+        self.write_config(config)
         self.start_daemon()
         return took, "%s:%s" % (env.get("SOCKS_HOST") or "127.0.0.1", env["SOCKS_PORT"])
 
@@ -495,6 +503,25 @@ class Sandbox:
 
     def newnym(self):
         self.tornet("control", "client", "SIGNAL", "NEWNYM", timeout=60)
+
+
+def link_sandboxes(a, b, address_a, address_b, prefix=24):
+    """A veth pair between two booted sandboxes' network namespaces: address_a/prefix on A's
+    end, address_b/prefix on B's, both up. It goes when either sandbox powers off."""
+    names = ("tsv%da" % a.pid(), "tsv%db" % a.pid())
+    steps = [["ip", "link", "add", names[0], "type", "veth", "peer", "name", names[1]],
+             ["ip", "link", "set", names[0], "netns", str(a.pid())],
+             ["ip", "link", "set", names[1], "netns", str(b.pid())]]
+    for argv in steps:
+        r = _run_host(argv, timeout=30)
+        if r.returncode != 0:
+            _run_host(["ip", "link", "del", names[0]], timeout=30)
+            raise ScenarioError("%s failed: %s" % (" ".join(argv), r.stdout))
+    for sb, name, address in ((a, names[0], address_a), (b, names[1], address_b)):
+        r = sb.sh('ip addr add "$1" dev "$2" && ip link set "$2" up', "%s/%d" % (address, prefix), name)
+        if r.returncode != 0:
+            raise ScenarioError("cannot configure %s in %s: %s" % (name, sb.name, r.stdout))
+    return names
 
 
 class _CleanupOnError:
