@@ -147,7 +147,7 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
 
   void on_ready(std::uint64_t my_epoch) {
     backoff = options.min_backoff;
-    connection->set_events({"HS_DESC"}, [](const std::string&) {
+    connection->set_events({"HS_DESC", "SIGNAL"}, [](const std::string&) {
       // Without HS_DESC the onions still work; they only stay "announcing".
     }, options.command_timeout);
     connection->get_info(
@@ -263,6 +263,11 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void handle_event(const ControlReply& reply) {
+    // NEWNYM (Tor Browser's "New Identity") purges tor's ephemeral client keys.
+    if (reply.event_name() == "SIGNAL" && reply.lines.front().text == "SIGNAL NEWNYM") {
+      for (const auto& [id, key] : client_auth) send_client_auth(id, true);
+      return;
+    }
     if (reply.event_name() != "HS_DESC") return;
     HsDescEvent hs;
     try {

@@ -94,3 +94,30 @@ TEST_CASE("The publisher gives tor the client keys again after tor restarts and 
   CHECK(credentials_in(tor).find(peer_id) == std::string::npos);
   CHECK(tor.log().find("Bug:") == std::string::npos);
 }
+
+// SIGNAL NEWNYM (Tor Browser's "New Identity" on Tails) also purges tor's
+// ephemeral client keys; the publisher gives them back.
+TEST_CASE("The publisher gives tor the client keys again after SIGNAL NEWNYM") {
+  TorProcess tor(TorProcess::Control::Tcp, true);
+  tor.start();
+  EventLoop loop = new_event_loop();
+  OnionPublisher publisher(loop.get(), OnionPublisher::Options{tor.endpoint(), "", 100ms, 400ms, 5000ms}, nullptr,
+                           nullptr);
+  publisher.set_client_auth({{peer_id, peer_key}});
+  publisher.start();
+  REQUIRE(run_until(loop.get(), [&] { return publisher.tor_state() == TorState::Connected; }));
+  const std::string held = "CLIENT " + peer_id + " x25519:" + peer_key.substr(0, 43);
+  REQUIRE(run_until(loop.get(), [&] { return credentials_in(tor).find(held) != std::string::npos; }, 5s));
+
+  ControlConnection other(loop.get());
+  bool ready = false;
+  other.connect(tor.endpoint(), tor.cookie(), [&] { ready = true; }, [](const std::string&) {});
+  REQUIRE(run_until(loop.get(), [&] { return ready; }));
+  std::optional<CommandResult> newnym;
+  other.command("SIGNAL NEWNYM", [&](const CommandResult& r) { newnym = r; });
+  REQUIRE(run_until(loop.get(), [&] { return newnym.has_value(); }));
+  REQUIRE(newnym->ok());
+  run_for(loop.get(), 500ms);
+  CHECK(credentials_in(tor).find(held) != std::string::npos);
+  CHECK(publisher.tor_state() == TorState::Connected);
+}

@@ -211,7 +211,7 @@ TEST_CASE("The publisher marks a service published at the first HS_DESC UPLOADED
   REQUIRE(run_until(loop.get(), [&] { return publisher.status("web")->state == OnionState::Published; }));
   CHECK(states == std::vector<OnionState>{OnionState::Pending, OnionState::Announcing, OnionState::Published});
   bool subscribed = false;
-  for (const auto& line : port.received) subscribed |= line == "SETEVENTS HS_DESC";
+  for (const auto& line : port.received) subscribed |= line == "SETEVENTS HS_DESC SIGNAL";
   CHECK(subscribed);
 
   // Tor goes away: pending again, and re-added when it is back.

@@ -45,8 +45,9 @@ class TorProcess {
  public:
   enum class Control { Tcp, Unix };
 
-  // Writes the torrc; start() runs tor.
-  explicit TorProcess(Control control) : control_(control), dir_("tails-server-tor") {
+  // Writes the torrc; start() runs tor. With `socks`, a SOCKS port too (tor
+  // is then a client: SIGNAL NEWNYM takes effect).
+  explicit TorProcess(Control control, bool socks = false) : control_(control), dir_("tails-server-tor") {
     std::filesystem::create_directories(dir_ / "data");
     std::filesystem::permissions(dir_ / "data", std::filesystem::perms(0700));
     std::filesystem::create_directories(dir_ / "run");
@@ -54,7 +55,7 @@ class TorProcess {
     if (control == Control::Tcp) port_ = free_tcp_port();
     std::ofstream torrc(dir_ / "torrc");
     torrc << "DataDirectory " << (dir_ / "data").string() << "\n"
-          << "SocksPort 0\n"
+          << "SocksPort " << (socks ? "127.0.0.1:" + std::to_string(free_tcp_port()) : std::string("0")) << "\n"
           << "CookieAuthentication 1\n"
           << "DisableNetwork 1\n"
           << "Log notice file " << (dir_ / "tor.log").string() << "\n";
