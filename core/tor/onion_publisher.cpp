@@ -1,6 +1,7 @@
 #include "tor/onion_publisher.h"
 
 #include "tor/onion_client_auth.h"
+#include "tor/stalled_rendezvous.h"
 #include "util/log.h"
 
 #include <algorithm>
@@ -70,6 +71,8 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
   bool flushing = false;
   std::map<std::string, std::string> client_auth;  // address → base64 key (secrets)
   std::set<std::string> client_auth_removed;       // to take back from Tor once connected
+  sd_event_source* rendezvous_timer = nullptr;
+  StalledRendezvous stalled;
 
   Impl(sd_event* e, Options o, TorStateCallback t, OnionStateCallback s)
       : event(sd_event_ref(e)), options(std::move(o)), on_tor_state(std::move(t)), on_onion_state(std::move(s)),
@@ -77,6 +80,7 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
 
   ~Impl() {
     connection.reset();
+    sd_event_source_disable_unref(rendezvous_timer);
     sd_event_source_disable_unref(retry);
     sd_event_unref(event);
   }
@@ -147,6 +151,7 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
 
   void on_ready(std::uint64_t my_epoch) {
     backoff = options.min_backoff;
+    schedule_rendezvous_check();
     connection->set_events({"HS_DESC", "SIGNAL"}, [](const std::string&) {
       // Without HS_DESC the onions still work; they only stay "announcing".
     }, options.command_timeout);
@@ -250,6 +255,50 @@ struct OnionPublisher::Impl : std::enable_shared_from_this<Impl> {
     backoff = std::min(backoff * 2, options.max_backoff);
     int r = sd_event_add_time_relative(event, &retry, CLOCK_MONOTONIC, usec, 0, &Impl::on_retry, this);
     if (r < 0) throw std::runtime_error("cannot add the Tor reconnect timer");
+  }
+
+  void schedule_rendezvous_check() {
+    if (rendezvous_timer) return;
+    auto usec = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(options.rendezvous_check).count());
+    if (sd_event_add_time_relative(event, &rendezvous_timer, CLOCK_MONOTONIC, usec, 0, &Impl::on_rendezvous_check,
+                                   this) < 0)
+      log::warning("cannot add the timer that looks for stalled rendezvous circuits");
+  }
+
+  static int on_rendezvous_check(sd_event_source*, std::uint64_t, void* userdata) {
+    auto* impl = static_cast<Impl*>(userdata);
+    auto self = impl->shared_from_this();
+    sd_event_source_disable_unref(impl->rendezvous_timer);
+    impl->rendezvous_timer = nullptr;
+    impl->check_rendezvous();
+    impl->schedule_rendezvous_check();
+    return 0;
+  }
+
+  // Closes the rendezvous circuits to peers that stalled (their tor restarted).
+  void check_rendezvous() {
+    if (client_auth.empty() || !synced || !connection || !connection->ready()) return;
+    std::uint64_t my_epoch = epoch;
+    connection->get_info(
+        "circuit-status",
+        [this, my_epoch](const std::string& error, const std::string& value) {
+          if (!live(my_epoch) || !error.empty()) return;
+          std::set<std::string> peers;
+          for (const auto& [id, key] : client_auth) peers.insert(id);
+          for (const auto& circuit :
+               stalled.update(value, peers, StalledRendezvous::Clock::now(), options.rendezvous_limit))
+            connection->command(
+                "CLOSECIRCUIT " + circuit,
+                [circuit](const CommandResult& result) {
+                  if (result.ok())
+                    log::notice("Closed Tor circuit " + circuit +
+                                ", which waited for a peer's onion to answer (its tor probably restarted); "
+                                "tor tries again with the peer's new descriptor");
+                },
+                options.command_timeout);
+        },
+        options.command_timeout);
   }
 
   static int on_retry(sd_event_source*, std::uint64_t, void* userdata) {
@@ -376,6 +425,8 @@ OnionPublisher::~OnionPublisher() {
   impl_->connection.reset();
   sd_event_source_disable_unref(impl_->retry);
   impl_->retry = nullptr;
+  sd_event_source_disable_unref(impl_->rendezvous_timer);
+  impl_->rendezvous_timer = nullptr;
 }
 
 void OnionPublisher::start() {

@@ -61,6 +61,10 @@ class OnionPublisher {
     std::chrono::milliseconds min_backoff{500};
     std::chrono::milliseconds max_backoff{30000};
     std::chrono::milliseconds command_timeout{10000};
+    // How often to look for stalled rendezvous circuits to the onions we hold
+    // client keys for, and how long one may wait (tor/stalled_rendezvous.h).
+    std::chrono::seconds rendezvous_check{15};
+    std::chrono::seconds rendezvous_limit{40};
   };
   // detail: why Tor is not running, or "".
   using TorStateCallback = std::function<void(TorState state, const std::string& detail)>;
