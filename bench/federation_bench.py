@@ -1,69 +1,88 @@
 #!/usr/bin/env python3
-"""Federation round trip through Tor: median time from alice's message to a
-peer server until that server's answer is back, warm and cold.
+"""Federation, one way: median time from alice (on Tails Server A) sending a chat message to
+bob (on Tails Server B) receiving it, through a private Tor network, warm and cold.
 
-usage: federation_bench.py [--count N] [--cold-command CMD] HOST PORT DOMAIN USER PASSWORD_FILE TO
+usage: sudo bench/federation_bench.py [--count N] [BUILD_DIR]
 
-alice (USER@DOMAIN, logged in at HOST:PORT, her server's c2s port) sends a
-chat message to TO, an account that does not exist on the peer server: the
-peer answers with an error (service-unavailable), which travels back over the
-server-to-server streams, through Tor both ways. tests/probes/xmpp_probe.py
-reports the time from sending to that answer. This is a round trip (alice ->
-peer server -> alice), not alice -> bob; half of it is a bound for one way.
+The set-up is the e2e-federation scenario's (tests/e2e/test_federation.py): two sandboxed
+machines, each with its tails-serverd, Prosody and tor, joined only by the Tor network; the
+peers' keys exchanged with 'client add' and 'add-peer'; alice and bob logged in through Tor.
+The time is taken on the host before alice's stanza is written, and by bob's client when his
+arrives (both sandboxes share the host's clock).
 
-warm: the servers' streams and Tor's circuits stay open between messages.
-cold: before each message CMD runs (a shell command: close the streams, e.g.
-`prosodyctl --config A shell "s2s:closeall('B.onion')"`, and SIGNAL NEWNYM on
-the client tor, which also drops cached onion descriptors), so each message
-builds a new stream over new circuits. Prints each sample and the medians.
-
-Seen on 2026-12-06 (2 shared cores, tests/tor-network on 127.0.0.1, two
-Prosody 0.12 servers configured as the plugin does with mod_onions, by hand,
-not through tails-serverd; 20 messages each): warm median 0.015 s
-(0.006-0.214), cold median 2.043 s (0.991-6.716).
+warm: the server-to-server streams and Tor's circuits stay open between messages.
+cold: before each message, both Prosodies close their server-to-server streams
+      (prosodyctl shell "s2s:closeall(...)") and both machines' tors get SIGNAL NEWNYM (new
+      circuits, onion descriptors fetched again; the daemons give tor the peers' keys again),
+      so each message waits for a new stream over new circuits.
+Prints each sample and the medians. Needs root, tor and tor-gencert; takes a few minutes.
 """
 import argparse
-import re
+import os
 import statistics
-import subprocess
 import sys
-from pathlib import Path
+import time
 
-PROBE = Path(__file__).resolve().parent.parent / "tests" / "probes" / "xmpp_probe.py"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "scenario"))
+
+import test_federation as F  # noqa: E402
 
 
-def sample(args, password):
-    run = subprocess.run([sys.executable, str(PROBE), "--timeout", "150", "--wait", "120", "--send-to", args.to,
-                          args.host, str(args.port), args.domain, args.user, "-"],
-                         input=password + "\n", capture_output=True, text=True, timeout=200)
-    found = re.search(r"reply after ([0-9.]+) s", run.stderr)
-    if run.returncode != 3 or not found:
-        raise SystemExit("no answer from the peer: status %d, %s %s" % (run.returncode, run.stdout, run.stderr))
-    return float(found.group(1)), run.stdout.strip()
+def cold(a, b):
+    for sb, other in ((a, F.W.onion["b"]), (b, F.W.onion["a"])):
+        sb.run("prosodyctl", "--config", "/etc/prosody/prosody.cfg.lua", "shell",
+               "s2s:closeall(%r)" % other, timeout=60)
+        sb.tornet("control", "service", "SIGNAL", "NEWNYM", timeout=60)
+    time.sleep(2)  # the daemons see the NEWNYM event and give the keys back
+
+
+def run(count, kind, alice, bob):
+    samples = []
+    for i in range(count):
+        if kind == "cold":
+            cold(F.W.a, F.W.b)
+        body = "%s %d %f" % (kind, i, time.time())
+        sent = time.time()
+        alice.send("<message type='chat' to='%s'><body>%s</body></message>" % (bob.jid, body))
+        got = bob.wait(F.message_from(alice.jid, body), 180, sent - 1)
+        if not got:
+            print("%s %2d: not received within 180 s" % (kind, i), flush=True)
+            continue
+        samples.append(got["t"] - sent)
+        print("%s %2d: %.3f s" % (kind, i, samples[-1]), flush=True)
+        time.sleep(0.5)
+    return samples
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--cold-command", required=True)
-    for name in ("host", "port", "domain", "user", "password_file", "to"):
-        parser.add_argument(name, type=int if name == "port" else str)
+    parser.add_argument("build", nargs="?")
     args = parser.parse_args()
-    password = Path(args.password_file).read_text().splitlines()[0]
-    medians = {}
-    for kind in ("cold", "warm"):
-        times = []
-        if kind == "warm":
-            sample(args, password)  # opens the streams
-        for i in range(args.count):
-            if kind == "cold":
-                subprocess.run(args.cold_command, shell=True, check=True, capture_output=True, timeout=60)
-            seconds, answer = sample(args, password)
-            times.append(seconds)
-            print("%s %2d: %.3f s (%s)" % (kind, i + 1, seconds, answer), flush=True)
-        medians[kind] = statistics.median(times)
-    print("median round trip over %d messages: warm %.3f s, cold %.3f s" % (args.count, medians["warm"],
-                                                                           medians["cold"]))
+    if args.build:
+        os.environ["SCENARIO_BUILD_DIR"] = os.path.abspath(args.build)
+    if os.geteuid() != 0:
+        sys.exit("federation_bench.py: needs root (the sandboxes)")
+    F.setUpModule()
+    try:
+        case = F.FederationCase()
+        case.add_peers()
+        alice, bob = case.user("a", "alice"), case.user("b", "bob")
+        # The first message opens the streams; not counted.
+        first, _, _, took = case.deliver(alice, bob, "hello", 300)
+        if not first:
+            sys.exit("federation_bench.py: alice's first message never reached bob (%.0f s)" % took)
+        results = {kind: run(args.count, kind, alice, bob) for kind in ("warm", "cold")}
+    finally:
+        F.tearDownModule()
+    for kind, samples in results.items():
+        if samples:
+            print("%s: median %.3f s over %d messages (min %.3f, max %.3f)" % (
+                kind, statistics.median(samples), len(samples), min(samples), max(samples)))
+        else:
+            print("%s: no message arrived" % kind)
 
 
 if __name__ == "__main__":
