@@ -4,7 +4,9 @@
 // false in Lua, so a refusal by Tor (such as 0xF4: the peer needs a client
 // key) went unnoticed. This copy reads the reply code and, on failure, logs
 // a warning naming the peer and what the code means, and bounces the queued
-// stanzas with the same text. Only .onion peers, always port 5269.
+// stanzas with the same text. Only .onion peers, always port 5269. It also
+// pings a quiet stream before using it, and closes it if the peer is silent
+// (a stream over a Tor circuit that died with the peer's tor).
 #include "federation.h"
 
 namespace prosody_federation {
@@ -30,12 +32,15 @@ const std::string_view onions_module = R"lua(-- Written by Tails Server (prosody
 --
 -- Changes by Tails Server: the SOCKS5 reply code is read (upstream's `not status == 0x00` is
 -- always false); a failure is a warning naming the peer and the code's meaning, and the queued
--- stanzas bounce with that text; only .onion peers, on port 5269 (no onions_map).
+-- stanzas bounce with that text; only .onion peers, on port 5269 (no onions_map); a quiet stream is
+-- pinged before use and closed if the peer stays silent.
 
 local st = require "util.stanza";
 local addclient = require "net.server".addclient;
 local s2smanager = require "core.s2smanager";
 local portmanager = require "core.portmanager";
+local new_id = require "util.id".short;
+local now = require "util.time".now;
 local core_process_stanza = prosody.core_process_stanza;
 local byte, char = string.byte, string.char;
 
@@ -43,6 +48,10 @@ module:depends("s2s");
 
 local proxy_ip = module:get_option_string("onions_socks5_host", "127.0.0.1");
 local proxy_port = module:get_option_number("onions_socks5_port", 9050);
+-- Seconds without an answer from the peer before the next stanza goes with a ping, and for
+-- the answer (see watch()).
+local quiet_after = module:get_option_number("tails_onions_quiet_after", 15);
+local answer_timeout = module:get_option_number("tails_onions_answer_timeout", 30);
 
 local sessions = module:shared("sessions");
 
@@ -125,6 +134,7 @@ local function on_connect_reply(conn, session, data)
   session.version = 1;
   conn:setlistener(listener);
   listener.register_outgoing(conn, session);
+  session.tails_heard = now(); -- the stream is new: no ping for `quiet_after` seconds
   listener.onconnect(conn);
 end
 
@@ -163,11 +173,56 @@ function socks5listener.ondisconnect(conn, err)
     :format(proxy_ip, proxy_port, tostring(err or "closed")));
 end
 
+-- A stream through Tor outlives the circuit under it when the peer's tor restarts: until the
+-- relays tear the circuit down, Tor takes what we send and nothing comes back, and no stanza
+-- bounces. So a stanza for a stream whose peer has not answered a ping for `quiet_after`
+-- seconds goes with a ping (its answer comes back on the peer's own stream to us); without an
+-- answer within `answer_timeout`, the stream is closed, the stanzas sent meanwhile bounce with
+-- the reason, and the next one opens a new stream.
+local function watch(session, stanza)
+  local reply = stanza.attr.type ~= "error" and stanza.attr.type ~= "result" and st.reply(stanza);
+  local pending = session.tails_watch;
+  if pending then table.insert(pending.sent, { tostring(stanza), reply }); return; end
+  if now() - (session.tails_heard or 0) < quiet_after then return; end
+  local id = new_id();
+  pending = { sent = { { tostring(stanza), reply } } };
+  session.tails_watch = pending;
+  local events = { "iq-result/host/" .. id, "iq-error/host/" .. id };
+  local function done()
+    for _, name in ipairs(events) do module:unhook(name, pending.answered); end
+    if session.tails_watch == pending then session.tails_watch = nil; end
+  end
+  function pending.answered()
+    session.tails_heard = now();
+    done();
+    return true;
+  end
+  for _, name in ipairs(events) do module:hook(name, pending.answered); end
+  session.sends2s(st.iq({ type = "get", id = id, from = session.from_host, to = session.to_host })
+    :tag("ping", { xmlns = "urn:xmpp:ping" }));
+  module:add_timer(answer_timeout, function ()
+    if session.tails_watch ~= pending then return; end
+    done();
+    if session.destroyed then return; end
+    local why = session.to_host .. " did not answer for " .. answer_timeout .. " s through Tor (the connection to "
+      .. "it was lost, for example its Tor restarted); send the message again";
+    module:log("warn", "Closing the stream from %s to %s: %s", session.from_host, session.to_host, why);
+    session.sendq = pending.sent;
+    session:close({ condition = "connection-timeout", text = why }, nil, why);
+  end);
+end
+
 -- Every stanza to a .onion server without a session: a new session through Tor.
 module:hook("route/remote", function (event)
   local from_host, to_host, stanza = event.from_host, event.to_host, event.stanza;
   if not to_host:find("%.onion$") then return false; end
-  if hosts[from_host].s2sout[to_host] then return; end -- mod_s2s queues or sends on it
+  local existing = hosts[from_host].s2sout[to_host];
+  if existing then -- mod_s2s queues or sends on it
+    if existing.type == "s2sout" and existing.bounce_sendq == bounce_sendq and hosts[from_host].type == "local" then
+      watch(existing, stanza);
+    end
+    return;
+  end
   local session = s2smanager.new_outgoing(from_host, to_host);
   session.bounce_sendq = bounce_sendq;
   session.sendq = { { tostring(stanza), stanza.attr.type ~= "error" and stanza.attr.type ~= "result"

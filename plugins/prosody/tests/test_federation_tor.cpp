@@ -7,7 +7,9 @@
 // real prosody, and the XMPP probe as alice. No tails-serverd, no systemd:
 // the sandboxed two-server scenario is still to be written. Also: the error
 // naming the missing client key (Tor's SOCKS reply 0xF4), B's server stopped
-// and back, and a restart of the service tor (both onions published again).
+// and back, B's server silent with a stream open (the stream is closed and
+// the message bounces), and a restart of the service tor (both onions
+// published again).
 // TORNET_INFO_LOG=1 gives tor's info logs; TAILS_SERVER_FED_KEEP=DIR keeps
 // the network's directory and Prosody's logs there.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
@@ -22,6 +24,7 @@
 #include "services/service_manager.h"
 #include "tor/onion_publisher.h"
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -201,6 +204,32 @@ TEST_CASE("prosody: two servers federate through a private Tor network with clie
   RunResult online = a.send("alice", "nobody4@" + b.domain);
   INFO(online.output);
   CHECK(online.output.find("service-unavailable") != std::string::npos);
+
+  // B's server stops answering with A's stream to it open, as when B's tor
+  // restarts and the circuit under the stream dies but no relay says so yet:
+  // after 15 s of quiet mod_tails_onions pings B with alice's next message;
+  // with no answer in 30 s it closes the stream and her message comes back
+  // saying so (it used to vanish). Once B answers again, her next one goes.
+  // First with B answering: the ping is answered and the stream stays.
+  std::this_thread::sleep_for(20s);
+  RunResult pinged = a.send("alice", "nobody8@" + b.domain);
+  INFO(pinged.output);
+  CHECK(pinged.output.find("service-unavailable") != std::string::npos);
+  std::this_thread::sleep_for(35s);  // past the answer timeout, and quiet again
+  REQUIRE(::kill(b.prosody->pid(), SIGSTOP) == 0);
+  RunResult frozen = a.send("alice", "nobody6@" + b.domain, 90);
+  ::kill(b.prosody->pid(), SIGCONT);
+  INFO(frozen.output);
+  CHECK(frozen.output.find("remote-server-not-found: Server-to-server connection failed: " + b.domain +
+                           " did not answer for 30 s through Tor") != std::string::npos);
+  // Only the silent stream was closed.
+  const std::string a_log = a.log();
+  const auto closing = a_log.find("Closing the stream");
+  CHECK(closing != std::string::npos);
+  CHECK(a_log.find("Closing the stream", closing + 1) == std::string::npos);
+  RunResult thawed = a.send("alice", "nobody7@" + b.domain);
+  INFO(thawed.output);
+  CHECK(thawed.output.find("service-unavailable") != std::string::npos);
 
   // The tor that publishes both onions restarts: the publisher publishes them
   // again, and A's next messages reach B without anyone doing anything.
