@@ -4,7 +4,7 @@
 
 namespace prosody_federation {
 
-// mod_tails_federation: runs before mod_onions on every stanza for another
+// mod_tails_federation: runs before mod_tails_onions on every stanza for another
 // server. With federation off it refuses them all; with it on, any server
 // that is not a .onion (whose last label is 56 base32 characters). Each
 // refusal is a warning in Prosody's log and an error stanza to the sender.

@@ -11,12 +11,16 @@ namespace prosody_federation {
 inline constexpr std::string_view module_directory = "/usr/local/lib/tails-server/prosody-modules";
 inline constexpr std::string_view guard_module_file =
     "/usr/local/lib/tails-server/prosody-modules/mod_tails_federation.lua";
+// Our copy of mod_onions, which reads Tor's SOCKS5 reply (onions_module.cpp).
+inline constexpr std::string_view onions_module_file =
+    "/usr/local/lib/tails-server/prosody-modules/mod_tails_onions.lua";
 // The multi-user chat component: rooms.<onion address>.
 inline constexpr std::string_view muc_prefix = "rooms.";
 inline constexpr std::string_view federation_option = "federation";
 
-// The Lua source of mod_tails_federation.
+// The Lua sources of mod_tails_federation and mod_tails_onions.
 extern const std::string_view guard_module;
+extern const std::string_view onions_module;
 
 // Throws OptionError unless `address` is "<56 lower-case base32 characters>.onion".
 void check_peer_address(const std::string& address);

@@ -15,8 +15,9 @@
 // rooms.<address> (Tor maps any subdomain of an onion address to it).
 // Federation (option "federation", off by default) publishes the s2s port on
 // the onion and lets Prosody reach other .onion servers, only through Tor's
-// SOCKS port (mod_onions); our module mod_tails_federation refuses anything
-// else with a log line and an error to the sender. Peers whose onion needs
+// SOCKS port (mod_tails_onions, our copy of mod_onions that reads Tor's
+// reply); our module mod_tails_federation refuses anything else with a log
+// line and an error to the sender. Peers whose onion needs
 // client authorization are added with "add-peer ADDRESS" (the key on stdin):
 // the daemon gives the key to Tor (Host::add_onion_client_key, SDK 2.3).
 
@@ -53,7 +54,7 @@ constexpr std::string_view data_directory = "/var/lib/prosody";
 constexpr std::string_view log_directory = "/var/log/prosody";
 constexpr std::string_view run_directory = "/run/prosody";
 
-// Remote servers reach us at port 5269 of our onion: mod_onions always
+// Remote servers reach us at port 5269 of our onion: mod_tails_onions always
 // connects to port 5269 of a remote onion.
 constexpr std::uint16_t s2s_virtual_port = 5269;
 
@@ -149,8 +150,7 @@ class ProsodyService : public tails_server::TailsService {
     description = "An XMPP (Jabber) chat server for instant messaging with your group.";
     client_application = "an XMPP client such as Pidgin or Gajim";
     documentation = TAILS_SERVER_HELP_DIR "/prosody.html";
-    // prosody-modules brings mod_onions, which sends server-to-server
-    // traffic through Tor to other onion servers.
+    // prosody-modules brings mod_onions (we run our copy, mod_tails_onions).
     packages = {"prosody", "prosody-modules"};
     systemd_service = "prosody.service";
     default_local_port = 5222;
@@ -223,6 +223,7 @@ class ProsodyService : public tails_server::TailsService {
 
     ensure_certificate(context, domain);
     host.write_file(guard_module_file, guard_module, FileSpec{"root", "root", 0644});
+    host.write_file(onions_module_file, onions_module, FileSpec{"root", "root", 0644});
 
     host.write_file(config_file, render_config(context, domain), FileSpec{"root", "prosody", 0640});
 
@@ -279,29 +280,25 @@ class ProsodyService : public tails_server::TailsService {
     c += "s2s_require_encryption = true\n";
     const std::string motd = context.option("motd");
     if (!motd.empty()) c += "motd_text = " + lua_string(motd) + "\n";
-    // mod_onions: server-to-server connections go through Tor's SOCKS port
-    // (the daemon's tor_socks); onions_tor_all sends every one there, and
-    // mod_tails_federation refuses non-onion servers first. Port options
-    // belong in the global section (prosodyctl check config says so).
+    // mod_tails_onions: server-to-server connections go through Tor's SOCKS
+    // port (the daemon's tor_socks), to .onion servers only; and
+    // mod_tails_federation refuses the others first. Port options belong in
+    // the global section (prosodyctl check config says so).
     c += "onions_socks5_host = " + lua_string(socks_host) + "\n";
     c += "onions_socks5_port = " + socks_port + "\n";
     c += "tails_federation = " + std::string(federation ? "true" : "false") + "\n\n";
 
     const std::string ssl = "  ssl = { certificate = " + lua_string(certificate) + "; key = " + lua_string(key) + "; }\n";
-    const std::string guard = federation ? lua_list({"tails_federation", "onions"}) : lua_list({"tails_federation"});
+    const std::string guard = federation ? lua_list({"tails_federation", "tails_onions"}) : lua_list({"tails_federation"});
     c += "VirtualHost " + lua_string(domain) + "\n";
     c += ssl;
-    c += "  modules_enabled = " + guard + "\n";
-    c += "  onions_only = true\n";
-    c += "  onions_tor_all = true\n\n";
+    c += "  modules_enabled = " + guard + "\n\n";
 
     // Rooms: created by this server's users only; anyone (a peer's user too,
     // with federation) may join a room that is not made members-only.
     c += "Component " + lua_string(std::string(muc_prefix) + domain) + " " + lua_string("muc") + "\n";
     c += ssl;
     c += "  modules_enabled = " + guard + "\n";
-    c += "  onions_only = true\n";
-    c += "  onions_tor_all = true\n";
     c += "  restrict_room_creation = " + lua_string("local") + "\n";
     c += "  muc_room_default_public = false\n";
     return c;

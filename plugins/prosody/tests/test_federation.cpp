@@ -80,7 +80,7 @@ TEST_CASE("prosody: federation is off by default and the SOCKS port and the room
   CHECK(cfg.find("onions_socks5_port = 19050\n") != std::string::npos);
   CHECK(cfg.find("9050\n") == cfg.find("19050\n") + 1);  // Tails' 9050 is nowhere else
   CHECK(cfg.find("tails_federation = false\n") != std::string::npos);
-  CHECK(cfg.find("\"onions\"") == std::string::npos);  // mod_onions not loaded: nothing goes out
+  CHECK(cfg.find("onions\"") == std::string::npos);  // no onions module loaded: nothing goes out
   CHECK(cfg.find("Component \"rooms." + f.domain + "\" \"muc\"\n") != std::string::npos);
   CHECK(fs::exists(f.tmp / "usr/local/lib/tails-server/prosody-modules/mod_tails_federation.lua"));
   auto info = f.manager.connection_info("prosody");
@@ -94,8 +94,11 @@ TEST_CASE("prosody: federation is off by default and the SOCKS port and the room
   f.manager.configure("prosody");
   cfg = f.config_text();
   CHECK(cfg.find("tails_federation = true\n") != std::string::npos);
-  CHECK(cfg.find("modules_enabled = { \"tails_federation\"; \"onions\"; }\n") != std::string::npos);
-  CHECK(cfg.find("onions_tor_all = true\n") != std::string::npos);
+  // Our copy of mod_onions, never upstream's (which ignores Tor's SOCKS reply).
+  CHECK(cfg.find("modules_enabled = { \"tails_federation\"; \"tails_onions\"; }\n") != std::string::npos);
+  CHECK(cfg.find("\"onions\"") == std::string::npos);
+  CHECK(plugin_test::read_file(f.tmp / "usr/local/lib/tails-server/prosody-modules/mod_tails_onions.lua")
+            .find("local code = byte(data, 2);") != std::string::npos);
   info = f.manager.connection_info("prosody");
   CHECK(fields_of(info)["federation"] == "on");
   CHECK(info.instructions.find("tails-server run prosody add-peer " + f.domain) != std::string::npos);
@@ -148,6 +151,15 @@ TEST_CASE("prosody: a stanza for another server is refused with a reason and a l
     CHECK(plugin_test::read_file(log).find("to " + host + ": " + host + " is not an onion address") !=
           std::string::npos);
   }
+  // An onion server while Tor's SOCKS port (19050 here) is closed: alice is
+  // told at once (upstream mod_onions kept the stanza queued for ever).
+  RunResult no_tor = f.send(c2s, "alice", "alice's password", "bob@" + peer);
+  INFO(no_tor.output);
+  CHECK(no_tor.exit_code == 3);
+  CHECK(no_tor.output.find("remote-server-not-found: Server-to-server connection failed: Tor's SOCKS port at "
+                           "127.0.0.1:19050 closed the connection") != std::string::npos);
+  CHECK(plugin_test::read_file(log).find("Connection from " + f.domain + " to " + peer + " failed: Tor's SOCKS") !=
+        std::string::npos);
   // remove-peer closes Prosody's open streams to the peer through its admin
   // shell (here none is open; the shell answered, so Prosody was reached).
   f.manager.run_command("prosody", "add-peer", {peer}, peer_key);

@@ -365,7 +365,7 @@ TEST_CASE("prosody: with an onion address the domain and the onion ports and the
   REQUIRE(ports.size() == 2);
   CHECK(ports[0].virtual_port == 5222);
   CHECK(ports[0].local_port == 47123);
-  CHECK(ports[1].virtual_port == 5269);  // mod_onions always dials port 5269 of a remote onion
+  CHECK(ports[1].virtual_port == 5269);  // mod_tails_onions always dials port 5269 of a remote onion
   CHECK(ports[1].local_port == 47124);
 
   service->configure(context);
@@ -377,7 +377,7 @@ TEST_CASE("prosody: with an onion address the domain and the onion ports and the
   CHECK(cfg.find("c2s_ports = { 47123 }") != std::string::npos);
   CHECK(cfg.find("s2s_ports = { 47124 }") != std::string::npos);
   CHECK(cfg.find("interfaces = { \"127.0.0.1\"; }") != std::string::npos);
-  CHECK(cfg.find("onions_only = true") != std::string::npos);
+  CHECK(cfg.find("modules_enabled = { \"tails_federation\"; \"tails_onions\"; }") != std::string::npos);
   CHECK(cfg.find("allow_registration = false") != std::string::npos);
   CHECK(cfg.find("Include") == std::string::npos);  // not Debian's conf.d
   const fs::path crt = tmp / ("etc/prosody/certs/" + context.onion + ".crt");
