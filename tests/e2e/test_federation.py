@@ -427,6 +427,47 @@ class T6TorRestart(FederationCase):
         self.expect(got is not None, "B to A works again (%.0f s)" % took, alice.transcript())
 
 
+class T6bStalledRendezvous(FederationCase):
+    def test_a_rendezvous_that_never_completes_is_closed(self):
+        """B's tor freezes after A's tor fetched its descriptor, then is replaced: the introduction
+        point acknowledges A's INTRODUCE1 (B's old introduction circuit is still up), the
+        RENDEZVOUS2 never comes, and A's tor would attach every new stream for B to that circuit.
+        A's daemon closes it (tor/stalled_rendezvous.h)."""
+        self.add_peers()
+        alice, bob = self.user("a", "alice"), self.user("b", "bob")
+        got, _, _, _ = self.deliver(alice, bob, "before the freeze", 120)
+        self.require(got is not None, "precondition: A to B works (A's tor holds B's descriptor)")
+        for sb, other in ((W.a, W.onion["b"]), (W.b, W.onion["a"])):
+            sb.run("prosodyctl", "--config", "/etc/prosody/prosody.cfg.lua", "shell", "s2s:closeall(%r)" % other)
+        # A's tor would reuse its joined rendezvous circuit to B: close it, so it introduces anew.
+        status = W.a.tornet("control", "service", "GETINFO", "circuit-status", timeout=30).stdout
+        for line in status.splitlines():
+            if "PURPOSE=HS_CLIENT_REND" in line and "REND_QUERY=" + W.onion["b"][:56] in line:
+                W.a.tornet("control", "service", "CLOSECIRCUIT", line.split("=", 1)[-1].split()[0]
+                           if line.startswith("250") else line.split()[0], timeout=30)
+        tor = W.b.sh('sed -n "s/^service //p" "$1"/pids', TN).stdout.strip()
+        self.require(tor.isdigit() and W.b.ok("kill", "-STOP", tor), "B's tor frozen (pid %s)" % tor)
+        alice.send("<message type='chat' to='%s' id='frozen'><body>frozen</body></message>" % x(bob.jid))
+
+        def waiting():
+            status = W.a.tornet("control", "service", "GETINFO", "circuit-status", timeout=30).stdout
+            return [l for l in status.splitlines() if "HSCR_ESTABLISHED_WAITING" in l and W.onion["b"][:56] in l]
+        stalled = wait_until(waiting, 60, 1)
+        self.require(bool(stalled), "A's tor got an INTRODUCE_ACK for B and waits for the rendezvous")
+        W.b.run("kill", "-KILL", tor)
+        r = W.b.tornet("restart-service-tor")
+        self.require(r.returncode == 0, "B: a new tor replaces the frozen one", r.stdout)
+        self.online("b", 240)
+        # bob's own tor (B's client tor) stalls the same way; he asks it for a new identity.
+        W.b.newnym()
+        bob = self.user("b", "bob", fresh=True)
+        got, tries, errors, took = self.deliver(alice, bob, "after the stall", 150)
+        journal = W.a.journal("tails-serverd", lines=200)
+        self.expect("which waited for a peer's onion to answer" in journal,
+                    "A's daemon closed the stalled rendezvous circuit", journal[-2000:])
+        self.expect(got is not None, "A to B works again (%.0f s, %d tries)" % (took, tries), "errors: %s" % errors)
+
+
 class T7RemovePeer(FederationCase):
     def test_remove_peer_stops_it(self):
         self.add_peers()
