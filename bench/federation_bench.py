@@ -16,6 +16,9 @@ cold: before each message, both Prosodies close their server-to-server streams
       circuits, onion descriptors fetched again; the daemons give tor the peers' keys again),
       so each message waits for a new stream over new circuits.
 Prints each sample and the medians. Needs root, tor and tor-gencert; takes a few minutes.
+
+Seen on 2026-12-06 (2 shared cores, the private Tor network over a veth pair, 20 messages each):
+warm median 0.022 s (0.016-0.093), cold median 0.561 s (0.396-1.081).
 """
 import argparse
 import os

@@ -4,8 +4,8 @@
 // peers), the OnionPublisher adding both onions with client authorization on
 // the network's service tor, and another giving the peers' keys to the
 // network's client tor, whose SOCKS port both Prosodies use (tor_socks). The
-// real prosody, and the XMPP probe as alice. No tails-serverd, no systemd:
-// the sandboxed two-server scenario is still to be written. Also: the error
+// real prosody, and the XMPP probe as alice. No tails-serverd, no systemd
+// (two whole Tails Servers: tests/e2e/test_federation.py). Also: the error
 // naming the missing client key (Tor's SOCKS reply 0xF4), B's server stopped
 // and back, B's server silent with a stream open (the stream is closed and
 // the message bounces), and a restart of the service tor (both onions
