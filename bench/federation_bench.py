@@ -33,10 +33,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "scenario"))
 import test_federation as F  # noqa: E402
 
 
-def cold(a, b):
-    for sb, other in ((a, F.W.onion["b"]), (b, F.W.onion["a"])):
-        sb.run("prosodyctl", "--config", "/etc/prosody/prosody.cfg.lua", "shell",
-               "s2s:closeall(%r)" % other, timeout=60)
+def cold():
+    F.close_streams()
+    for sb in (F.W.a, F.W.b):
         sb.tornet("control", "service", "SIGNAL", "NEWNYM", timeout=60)
     time.sleep(2)  # the daemons see the NEWNYM event and give the keys back
 
@@ -45,7 +44,7 @@ def run(count, kind, alice, bob):
     samples = []
     for i in range(count):
         if kind == "cold":
-            cold(F.W.a, F.W.b)
+            cold()
         body = "%s %d %f" % (kind, i, time.time())
         sent = time.time()
         alice.send("<message type='chat' to='%s'><body>%s</body></message>" % (bob.jid, body))

@@ -152,6 +152,13 @@ def error_reply(e):
     return e.get("name") == "message" and e.get("type") == "error"
 
 
+def close_streams():
+    """Both Prosodies close their server-to-server streams to each other."""
+    for sb, other in ((W.a, W.onion["b"]), (W.b, W.onion["a"])):
+        sb.run("prosodyctl", "--config", "/etc/prosody/prosody.cfg.lua", "shell", "s2s:closeall(%r)" % other,
+               timeout=60)
+
+
 def setUpModule():
     W.a, W.b = Sandbox(name="fed-a"), Sandbox(name="fed-b")
     with W.a.setting_up(), W.b.setting_up():
@@ -187,7 +194,7 @@ def setUpModule():
                       "Flags=Permanent")
             # Every payload to and from prosody's s2s port and the SOCKS port it uses.
             s2s = sb.option("prosody", "s2s-port")
-            socks = sb.cat(TN + "/env").split("SERVICE_SOCKS_PORT=")[1].split()[0].strip("'")
+            socks = sb.tornet_env["SERVICE_SOCKS_PORT"]
             W.captures[side] = "/run/tails-server-e2e-capture"
             sb.exec("bash", "-c", 'setsid python3 "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &',
                     "_", CAPTURE, W.captures[side], s2s, socks)
@@ -374,7 +381,7 @@ class T4OnlyTor(FederationCase):
         self.add_peers()
         for side, sb in (("a", W.a), ("b", W.b)):
             rules = sb.out("iptables", "-w", "-L", "TAILS-SERVER-OUT", "-v", "-n", "-x")
-            socks = sb.cat(TN + "/env").split("SERVICE_SOCKS_PORT=")[1].split()[0].strip("'")
+            socks = sb.tornet_env["SERVICE_SOCKS_PORT"]
             # Prosody's account: the two rules before the others (core/firewall).
             owner = [line for line in rules.splitlines() if "owner UID match" in line][:2]
             accepted = [l for l in owner if l.split()[2] == "ACCEPT" and "dpt:%s " % socks in l + " "]
@@ -448,8 +455,7 @@ class T6bStalledRendezvous(FederationCase):
         alice, bob = self.user("a", "alice"), self.user("b", "bob")
         got, _, _, _ = self.deliver(alice, bob, "before the freeze", 120)
         self.require(got is not None, "precondition: A to B works (A's tor holds B's descriptor)")
-        for sb, other in ((W.a, W.onion["b"]), (W.b, W.onion["a"])):
-            sb.run("prosodyctl", "--config", "/etc/prosody/prosody.cfg.lua", "shell", "s2s:closeall(%r)" % other)
+        close_streams()
         # A's tor would reuse its joined rendezvous circuit to B: close it, so it introduces anew.
         status = W.a.tornet("control", "service", "GETINFO", "circuit-status", timeout=30).stdout
         for line in status.splitlines():

@@ -149,6 +149,7 @@ class Sandbox:
         self.exec_start_staged = False
         self.booted = False
         self.tornet_dir = None
+        self.tornet_env = {}  # DIR/env of the network start_tornet started
         self.boot_log = ""
 
     # -- the install tree ---------------------------------------------------------------------
@@ -474,6 +475,7 @@ class Sandbox:
             key, sep, value = line.partition("=")
             if sep:
                 env[key.strip()] = value.strip().strip("'\"")
+        self.tornet_env = env
         return took, env
 
     def start_onion_stack(self, directory, timeout=180, tornet_args=(), booted=False):
